@@ -1,0 +1,57 @@
+# Everything a newcomer needs: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+# Rasa's anonymous usage telemetry is on by default; nothing here may send data out.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+# Rasa 3.6 needs Python 3.10: pyenv's, else one on PATH.
+PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
+
+.PHONY: install run train validate test bench lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "error: Python 3.10 not found (looked in \$$(pyenv root)/versions/3.10.*/bin and on PATH)." >&2; \
+	  echo "       Install it, e.g. 'pyenv install 3.10', or run 'make PYTHON310=/path/to/python3.10'." >&2; \
+	  exit 1; fi
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(VENV); }
+	$(PIP) install -r requirements.lock
+	$(PIP) check
+	@touch $@
+
+train: install
+	$(PY) -m bot train
+
+validate: install
+	$(VENV)/bin/rasa data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
+
+run: train
+	@mkdir -p var
+	@echo
+	@echo "  Rasa REST channel: http://127.0.0.1:5005/webhooks/rest/webhook"
+	@echo "  Talk to it:  curl -s -XPOST http://127.0.0.1:5005/webhooks/rest/webhook \\"
+	@echo "                 -H 'Content-Type: application/json' -d '{\"sender\":\"me\",\"message\":\"is kratom addictive\"}'"
+	@echo "  Ctrl-C stops everything."
+	@echo
+	$(VENV)/bin/honcho start -f Procfile
+
+test: train
+	$(PY) -m pytest
+
+bench: train
+	$(PY) -m benchmarks
+
+# Re-resolve requirements.in from scratch and pin the result into requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PYTHON310) -m venv .lock-venv
+	.lock-venv/bin/pip install -r requirements.in && .lock-venv/bin/pip check
+	{ head -2 requirements.lock; .lock-venv/bin/pip freeze --all | grep -v '^pip==' | sed 's/^rasa==/rasa[spacy]==/'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+clean:
+	rm -rf build models var results .rasa

@@ -1,0 +1,1 @@
+"""Custom actions run by `rasa run actions`: knowledge answers, fallback, handoff, session start."""

@@ -1,0 +1,72 @@
+"""Turns knowledge entries into bot messages (text + buttons); the text is always the file's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from bot.knowledge.loader import KnowledgeBase, default as default_knowledge, render
+from bot.knowledge.schema import Entry
+from bot.settings import get_settings
+
+TELL_ME_MORE = "Tell me more"
+TALK_TO_PERSON = "Talk to a person"
+REQUEST_HUMAN_PAYLOAD = "/request_human"
+
+
+def knowledge() -> KnowledgeBase:
+    return default_knowledge()
+
+
+def payload_for(entry: Entry) -> str:
+    """The button payload that asks about `entry`, as if the visitor had typed it."""
+    if entry.intent:
+        return f"/{entry.intent}"
+    return "/ask_therapy" + json.dumps({"therapy": entry.id})
+
+
+def tell_me_more_payload(entry: Entry) -> str:
+    return "/tell_me_more" + json.dumps({"topic": entry.id})
+
+
+def _details_known(entry: Entry, clinic: Dict[str, Any]) -> bool:
+    return all(clinic.get(name) for name in entry.requires)
+
+
+def _buttons(entry: Entry, include_more: bool, clinic: Dict[str, Any]) -> List[Dict[str, str]]:
+    buttons = []
+    known = _details_known(entry, clinic)
+    if include_more and entry.long and known:
+        buttons.append({"title": TELL_ME_MORE, "payload": tell_me_more_payload(entry)})
+    for target_id in entry.follow_ups:
+        target = knowledge().get(target_id)
+        buttons.append({"title": target.title, "payload": payload_for(target)})
+    # An answer that could not give a clinic detail always offers the person who can.
+    if not known and all(b["payload"] != REQUEST_HUMAN_PAYLOAD for b in buttons):
+        buttons.append({"title": TALK_TO_PERSON, "payload": REQUEST_HUMAN_PAYLOAD})
+    return buttons
+
+
+def short_answer(entry: Entry) -> Dict[str, Any]:
+    clinic = get_settings().clinic_details()
+    return {
+        "text": render(entry.short, entry.requires, clinic, entry.unknown),
+        "buttons": _buttons(entry, include_more=True, clinic=clinic),
+    }
+
+
+def long_answer(entry: Entry) -> Dict[str, Any]:
+    clinic = get_settings().clinic_details()
+    return {
+        "text": render(entry.long or entry.short, entry.requires, clinic, entry.unknown),
+        "buttons": _buttons(entry, include_more=False, clinic=clinic),
+    }
+
+
+def list_answer(intro: Entry, items: List[Entry]) -> Dict[str, Any]:
+    """An intro entry followed by one button per item (the therapy list)."""
+    clinic = get_settings().clinic_details()
+    return {
+        "text": render(intro.short, intro.requires, clinic, intro.unknown),
+        "buttons": [{"title": item.title, "payload": payload_for(item)} for item in items],
+    }

@@ -1,0 +1,1 @@
+"""Engage Wellness admissions assistant: everything that is not Rasa data or actions."""

@@ -1,0 +1,59 @@
+"""Command line: `python -m bot train|serve rasa|serve actions|check-settings`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from bot.knowledge.loader import KnowledgeFileError
+from bot.settings import REPO_ROOT, SettingsError, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="build the spaCy pipeline and train if the data changed")
+    train.add_argument("--force", action="store_true", help="train even if a model for this data exists")
+    serve = commands.add_parser("serve", help="run one server in the foreground")
+    serve.add_argument("server", choices=["rasa", "actions"])
+    commands.add_parser("model-path", help="print the model file for the current data")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = get_settings()
+        if args.command == "train":
+            from bot.training import ensure_trained
+
+            ensure_trained(force=args.force)
+        elif args.command == "model-path":
+            from bot.training import model_path
+
+            print(model_path())
+        elif args.command == "serve":
+            return serve_forever(args.server, settings)
+    except (SettingsError, KnowledgeFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def serve_forever(server: str, settings) -> int:
+    from bot.runtime import action_server_command, rasa_environment, rasa_server_command
+    from bot.training import model_path
+
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
+    if server == "rasa":
+        model = model_path()
+        if not model.exists():
+            print(f"error: no model for the current data ({model.name}); run `make train`", file=sys.stderr)
+            return 2
+        command = rasa_server_command(str(model), settings)
+    else:
+        command = action_server_command(settings)
+    os.chdir(REPO_ROOT)
+    os.execve(command[0], command, rasa_environment(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

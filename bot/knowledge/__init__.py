@@ -1,0 +1,1 @@
+"""The structured, sourced knowledge file: schema, loader and lookups."""

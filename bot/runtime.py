@@ -1,0 +1,48 @@
+"""How Rasa processes are started: environment and command lines, from settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, List
+
+from bot.settings import REPO_ROOT, Settings, get_settings
+
+
+def settings_environment(settings: Settings) -> Dict[str, str]:
+    """Every setting as an environment variable, so child processes see exactly these settings."""
+    return {name.upper(): "" if value is None else str(value) for name, value in settings.dict().items()}
+
+
+def rasa_environment(settings: Settings | None = None) -> Dict[str, str]:
+    settings = settings or get_settings()
+    env = dict(os.environ)
+    env.update(settings_environment(settings))
+    env.update(
+        {
+            # Rasa's usage telemetry is on by default; the clinic promises no third-party data.
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SANIC_HOST": "127.0.0.1",
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{settings.action_port}/webhook",
+            "TRACKER_DB_URL": settings.tracker_db_url,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        }
+    )
+    return env
+
+
+def rasa_server_command(model: str, settings: Settings | None = None) -> List[str]:
+    settings = settings or get_settings()
+    return [
+        sys.executable, "-m", "rasa", "run",
+        "--enable-api", "--auth-token", settings.rasa_token,
+        "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
+        "--model", model,
+        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+    ]
+
+
+def action_server_command(settings: Settings | None = None) -> List[str]:
+    settings = settings or get_settings()
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]

@@ -1,0 +1,116 @@
+"""The one settings object: read from the environment, then `.env`, with typed defaults.
+
+Clinic details have no defaults on purpose: an unset detail makes the bot say
+that admissions can tell you, instead of inventing a value.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Literal, Optional
+
+from pydantic import BaseSettings, Field, ValidationError, validator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+US_PHONE = re.compile(r"^(\+?1[\s.-]?)?(\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}$")
+# Values copied from .env.example without being filled in look like "<...>" or "TODO".
+PLACEHOLDER = re.compile(r"^(<.*>|todo|tbd|changeme|xxx+)$", re.IGNORECASE)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the application cannot use."""
+
+
+class Settings(BaseSettings):
+    environment: Literal["development", "production", "test"] = "development"
+
+    clinic_name: str = Field("Engage Wellness", min_length=1)
+    clinic_phone: Optional[str] = None
+    clinic_address: Optional[str] = None
+    clinic_hours: Optional[str] = None
+    clinic_insurance: Optional[str] = None
+    clinic_prices: Optional[str] = None
+    clinic_program_length: Optional[str] = None
+    clinic_telehealth: Optional[str] = None
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_port: int = Field(5005, ge=1, le=65535)
+    rasa_token: str = Field("dev-rasa-token", min_length=8)
+    action_port: int = Field(5055, ge=1, le=65535)
+    # Rasa's SQLTrackerStore; one URL switches SQLite to PostgreSQL.
+    tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
+    redis_url: Optional[str] = None
+
+    class Config:
+        env_file = REPO_ROOT / ".env"
+        env_file_encoding = "utf-8"
+
+    @validator(
+        "clinic_phone",
+        "clinic_address",
+        "clinic_hours",
+        "clinic_insurance",
+        "clinic_prices",
+        "clinic_program_length",
+        "clinic_telehealth",
+        "redis_url",
+        pre=True,
+    )
+    def blank_is_unset(cls, value: Optional[str]) -> Optional[str]:
+        if value is None or not str(value).strip():
+            return None
+        value = str(value).strip()
+        if PLACEHOLDER.match(value):
+            raise ValueError(f"{value!r} is a placeholder: fill it in or leave it empty")
+        return value
+
+    @validator("clinic_phone")
+    def phone_is_us_number(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not US_PHONE.match(value):
+            raise ValueError(f"{value!r} is not a US phone number like (314) 555-0100")
+        return value
+
+    @validator("tracker_db_url", pre=True)
+    def db_url_has_scheme(cls, value: Optional[str]) -> str:
+        if value is None or not str(value).strip():
+            return cls.__fields__["tracker_db_url"].default
+        if not re.match(r"^(sqlite|postgresql(\+\w+)?)://", value):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @validator("rasa_token")
+    def token_changed_in_production(cls, value: str, values: Dict) -> str:
+        if values.get("environment") == "production" and value.startswith(("dev-", "change-this")):
+            raise ValueError("set a long random token in production")
+        return value
+
+    def clinic_details(self) -> Dict[str, Optional[str]]:
+        """The values knowledge answers may quote as {placeholders}."""
+        return {
+            "clinic_name": self.clinic_name,
+            "phone": self.clinic_phone,
+            "address": self.clinic_address,
+            "hours": self.clinic_hours,
+            "insurance": self.clinic_insurance,
+            "prices": self.clinic_prices,
+            "program_length": self.clinic_program_length,
+            "telehealth": self.clinic_telehealth,
+        }
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings, turning pydantic's errors into one message naming each variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        raise SettingsError(f"invalid settings ({problems})") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,72 @@
+"""Shared fixtures: the real servers (once per session) and a PostgreSQL database for them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bot.settings import REPO_ROOT
+from tests.servers import Stack, running_stack
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ARTIFACTS = REPO_ROOT / "artifacts"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_admin():
+    import psycopg2
+
+    connection = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    import psycopg2
+
+    try:
+        admin = _postgres_admin()
+    except psycopg2.OperationalError as exc:
+        if in_ci():
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    name = f"engage_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def stack(postgres_database: str) -> Iterator[Stack]:
+    """The trained rasa server and the action server, on a PostgreSQL tracker store."""
+    with running_stack(postgres_database, ARTIFACTS / "server-logs") as running:
+        yield running
+
+
+@pytest.fixture
+def sender() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def artifacts_dir(name: str) -> Path:
+    path = ARTIFACTS / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,112 @@
+"""Starts the real rasa server and action server for tests and benchmarks, and stops them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import requests
+
+from bot.runtime import action_server_command, rasa_environment, rasa_server_command
+from bot.settings import REPO_ROOT, Settings, load_settings
+from bot.training import ensure_trained
+
+READY_TIMEOUT = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.processes: List[subprocess.Popen] = []
+        self.ready_seconds: Optional[float] = None
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    def send(self, sender: str, message: str, timeout: float = 30) -> list:
+        response = requests.post(self.rest_url, json={"sender": sender, "message": message}, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def _start(self, name: str, command: List[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "wb")
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=rasa_environment(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def start_actions(self) -> subprocess.Popen:
+        return self._start("actions", action_server_command(self.settings))
+
+    def start_rasa(self, model: str) -> subprocess.Popen:
+        return self._start("rasa", rasa_server_command(model, self.settings))
+
+    def wait_ready(self) -> None:
+        started = time.monotonic()
+        deadline = started + READY_TIMEOUT
+        headers = {}
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a server exited early; see logs in {self.log_dir}")
+            try:
+                status = requests.get(f"{self.rasa_url}/status", params={"token": self.settings.rasa_token},
+                                      headers=headers, timeout=2)
+                health = requests.get(f"http://127.0.0.1:{self.settings.action_port}/health", timeout=2)
+                if status.ok and status.json().get("model_file") and health.ok:
+                    self.ready_seconds = time.monotonic() - started
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"servers not ready after {READY_TIMEOUT} s; see logs in {self.log_dir}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+
+@contextmanager
+def running_stack(tracker_db_url: str, log_dir: Path) -> Iterator[Stack]:
+    model = ensure_trained()
+    # `_env_file=None`: a developer's .env must not change what the tests see.
+    settings = load_settings(
+        _env_file=None,
+        rasa_port=free_port(), action_port=free_port(), tracker_db_url=tracker_db_url, rasa_token="test-token-123"
+    )
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(settings, log_dir)
+    try:
+        stack.start_actions()
+        stack.start_rasa(str(model))
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop()
