@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 
 from bot.settings import REPO_ROOT
-from tests.servers import Stack, running_stack
+from bot.local_stack import Stack, running_stack
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ARTIFACTS = REPO_ROOT / "artifacts"

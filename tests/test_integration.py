@@ -68,10 +68,18 @@ def test_dosing_advice_is_refused(stack, sender):
     assert "can't give advice on how much kratom to take" in texts(replies)
 
 
+def parsed_intent(stack, text: str) -> str:
+    response = requests.post(f"{stack.rasa_url}/model/parse", params={"token": stack.settings.rasa_token},
+                             json={"text": text}, timeout=10)
+    return response.json()["intent"]["name"]
+
+
 def test_two_misses_in_a_row_offer_a_person(stack, sender):
+    vague = ["what about the thing", "purple"]
+    assert [parsed_intent(stack, text) for text in vague] == ["nlu_fallback", "nlu_fallback"]
     stack.send(sender, "hello")
-    first = stack.send(sender, "flibber jabber wocky")
-    second = stack.send(sender, "zorp glorp blarf")
+    first = stack.send(sender, vague[0])
+    second = stack.send(sender, vague[1])
     assert "say it another way" in texts(first)
     assert any(b["payload"] == "/request_human" for b in second[-1].get("buttons", []))
 

@@ -1,4 +1,4 @@
-"""Starts the real rasa server and action server for tests and benchmarks, and stops them."""
+"""Starts the real rasa server and action server as child processes, for tests and benchmarks."""
 
 from __future__ import annotations
 
