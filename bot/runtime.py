@@ -35,7 +35,7 @@ def rasa_environment(settings: Settings | None = None) -> Dict[str, str]:
 def rasa_server_command(model: str, settings: Settings | None = None) -> List[str]:
     settings = settings or get_settings()
     return [
-        sys.executable, "-m", "rasa", "run",
+        sys.executable, "-m", "bot.rasa_server", "run",
         "--enable-api", "--auth-token", settings.rasa_token,
         "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
         "--model", model,

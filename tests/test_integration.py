@@ -125,3 +125,11 @@ def test_both_servers_run_with_telemetry_off(stack):
     for process in stack.processes:
         environ = open(f"/proc/{process.pid}/environ", "rb").read().split(b"\0")
         assert b"RASA_TELEMETRY_ENABLED=false" in environ
+
+
+def test_no_server_logged_an_error(stack):
+    """Runs last in this file: everything above must have gone through without a server error."""
+    for name in ("rasa", "actions"):
+        log = (stack.log_dir / f"{name}.log").read_text(errors="replace")
+        errors = [line for line in log.splitlines() if " ERROR " in line]
+        assert errors == [], f"{name}: {errors[:3]}"
