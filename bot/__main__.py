@@ -7,6 +7,7 @@ import os
 import sys
 
 from bot.knowledge.loader import KnowledgeFileError
+from bot.nlp.crisis import CrisisPatternError
 from bot.settings import REPO_ROOT, SettingsError, get_settings
 
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run one server in the foreground")
     serve.add_argument("server", choices=["rasa", "actions"])
     commands.add_parser("model-path", help="print the model file for the current data")
+    commands.add_parser("check", help="validate settings, the knowledge file and the crisis patterns")
     args = parser.parse_args(argv)
 
     try:
@@ -30,12 +32,25 @@ def main(argv: list[str] | None = None) -> int:
             from bot.training import model_path
 
             print(model_path())
+        elif args.command == "check":
+            check_data_files()
+            print(f"settings, {settings.knowledge_file.name} and crisis patterns are valid")
         elif args.command == "serve":
+            check_data_files()
             return serve_forever(args.server, settings)
-    except (SettingsError, KnowledgeFileError) as exc:
+    except (SettingsError, KnowledgeFileError, CrisisPatternError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def check_data_files() -> None:
+    """Fail before a server starts, with a clear message, rather than on a visitor's message."""
+    from bot.knowledge.loader import default as knowledge
+    from bot.nlp.crisis import CrisisDetector
+
+    knowledge()
+    CrisisDetector.from_file()
 
 
 def serve_forever(server: str, settings) -> int:

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     clinic_program_length: Optional[str] = None
     clinic_telehealth: Optional[str] = None
 
-    rasa_url: str = "http://127.0.0.1:5005"
+    knowledge_file: Path = REPO_ROOT / "data" / "knowledge.yml"
     rasa_port: int = Field(5005, ge=1, le=65535)
     rasa_token: str = Field("dev-rasa-token", min_length=8)
     action_port: int = Field(5055, ge=1, le=65535)

@@ -58,3 +58,39 @@ def test_production_refuses_the_example_token():
 @pytest.mark.parametrize("phone", ["(314) 555-0100", "314-555-0100", "314.555.0100", "+1 314 555 0100"])
 def test_us_phone_formats_are_accepted(phone):
     assert load_settings(_env_file=None, clinic_phone=phone).clinic_phone == phone
+
+
+def run_check(tmp_path, **env):
+    import os
+    import subprocess
+    import sys
+
+    from bot.settings import REPO_ROOT
+
+    environment = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-m", "bot", "check"], cwd=REPO_ROOT, env=environment,
+                          capture_output=True, text=True)
+
+
+def test_the_check_command_accepts_the_real_files(tmp_path):
+    result = run_check(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "are valid" in result.stdout
+
+
+def test_a_bad_setting_stops_start_up_with_its_name(tmp_path):
+    result = run_check(tmp_path, CLINIC_PHONE="not a phone")
+    assert result.returncode == 2
+    assert "CLINIC_PHONE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_knowledge_file_stops_start_up_with_entry_and_field(tmp_path):
+    from bot.settings import REPO_ROOT
+
+    broken = tmp_path / "knowledge.yml"
+    text = (REPO_ROOT / "data" / "knowledge.yml").read_text()
+    broken.write_text(text.replace("reviewed: 2026-11-26", "reviewed: someday", 1))
+    result = run_check(tmp_path, KNOWLEDGE_FILE=str(broken))
+    assert result.returncode == 2
+    assert "field reviewed: invalid date format" in result.stderr
+    assert "Traceback" not in result.stderr

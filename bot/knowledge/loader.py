@@ -11,8 +11,6 @@ from pydantic import ValidationError
 
 from bot.knowledge.schema import Entry, KnowledgeFile, placeholders
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "knowledge.yml"
-
 
 class KnowledgeFileError(ValueError):
     """The knowledge file is missing, is not YAML, or breaks the schema."""
@@ -48,7 +46,12 @@ def parse(text: str, origin: str = "<text>") -> KnowledgeFile:
         raise KnowledgeFileError(f"{origin} is invalid:\n  {problems}") from None
 
 
-def load(path: Path = DEFAULT_PATH) -> "KnowledgeBase":
+def load(path: Optional[Path] = None) -> "KnowledgeBase":
+    """Load and validate a knowledge file; by default the one named by settings."""
+    if path is None:
+        from bot.settings import get_settings
+
+        path = get_settings().knowledge_file
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -58,7 +61,8 @@ def load(path: Path = DEFAULT_PATH) -> "KnowledgeBase":
 
 @lru_cache(maxsize=1)
 def default() -> "KnowledgeBase":
-    return load(DEFAULT_PATH)
+    """The knowledge file named by settings, loaded once per process."""
+    return load()
 
 
 class KnowledgeBase:
