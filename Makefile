@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa 3.6 needs Python 3.10: pyenv's, else one on PATH.
 PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
 
-.PHONY: install run train validate test bench lock clean
+.PHONY: install run train validate test bench bench-chat lock clean
 
 install: $(VENV)/.installed
 
@@ -33,10 +33,8 @@ validate: install
 run: train
 	@mkdir -p var
 	@echo
-	@echo "  Rasa REST channel: http://127.0.0.1:5005/webhooks/rest/webhook"
-	@echo "  Talk to it:  curl -s -XPOST http://127.0.0.1:5005/webhooks/rest/webhook \\"
-	@echo "                 -H 'Content-Type: application/json' -d '{\"sender\":\"me\",\"message\":\"is kratom addictive\"}'"
-	@echo "  Ctrl-C stops everything."
+	@$(PY) -m bot check
+	@echo "Ctrl-C stops everything."
 	@echo
 	$(VENV)/bin/honcho start -f Procfile
 
@@ -45,6 +43,10 @@ test: train
 
 bench: train
 	$(PY) -m benchmarks
+
+# Simulated visitors through the gateway vs straight to Rasa; VISITORS=20 MESSAGES=15 by default.
+bench-chat: train
+	$(PY) -m benchmarks.chat_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),15)
 
 # Re-resolve requirements.in from scratch and pin the result into requirements.lock.
 lock:

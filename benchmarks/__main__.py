@@ -15,9 +15,12 @@ ready <= 25 s; full train <= 90 s; rasa RSS <= 700 MB; late/early reply ratio <=
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("which", nargs="*", choices=["accuracy", "latency", "training"],
-                        default=["accuracy", "latency", "training"])
-    which = parser.parse_args().which
+    parts = ["training", "latency", "accuracy"]
+    parser.add_argument("which", nargs="*", help=f"any of {', '.join(parts)} (default: all)")
+    which = parser.parse_args().which or parts
+    unknown = set(which) - set(parts)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(parts)}")
     summary = {}
     if "training" in which:
         print("== training time ==")

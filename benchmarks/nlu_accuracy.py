@@ -8,6 +8,7 @@ out-of-scope ones (the bot does not guess).
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,9 @@ def train_rasa_nlu(examples, workdir: Path, name: str) -> Path:
 
 def rasa_predictions(model: Path, texts: List[str]) -> List[str]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa logs every parsed text at debug level in-process
 
     agent = Agent.load(str(model))
 

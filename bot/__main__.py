@@ -1,4 +1,4 @@
-"""Command line: `python -m bot train|serve rasa|serve actions|check-settings`."""
+"""Command line: `python -m bot train | model-path | check | serve rasa|actions|gateway`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="build the spaCy pipeline and train if the data changed")
     train.add_argument("--force", action="store_true", help="train even if a model for this data exists")
     serve = commands.add_parser("serve", help="run one server in the foreground")
-    serve.add_argument("server", choices=["rasa", "actions"])
+    serve.add_argument("server", choices=["rasa", "actions", "gateway"])
     commands.add_parser("model-path", help="print the model file for the current data")
     commands.add_parser("check", help="validate settings, the knowledge file and the crisis patterns")
     args = parser.parse_args(argv)
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check":
             check_data_files()
             print(f"settings, {settings.knowledge_file.name} and crisis patterns are valid")
+            print(f"demo page with the chat widget: http://{settings.gateway_host}:{settings.gateway_port}/")
+            print(f"rasa REST channel (loopback):   http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook")
         elif args.command == "serve":
             check_data_files()
             return serve_forever(args.server, settings)
@@ -54,7 +56,7 @@ def check_data_files() -> None:
 
 
 def serve_forever(server: str, settings) -> int:
-    from bot.runtime import action_server_command, rasa_environment, rasa_server_command
+    from bot.runtime import action_server_command, gateway_command, rasa_environment, rasa_server_command
     from bot.training import model_path
 
     (REPO_ROOT / "var").mkdir(exist_ok=True)
@@ -64,8 +66,10 @@ def serve_forever(server: str, settings) -> int:
             print(f"error: no model for the current data ({model.name}); run `make train`", file=sys.stderr)
             return 2
         command = rasa_server_command(str(model), settings)
-    else:
+    elif server == "actions":
         command = action_server_command(settings)
+    else:
+        command = gateway_command(settings)
     os.chdir(REPO_ROOT)
     os.execve(command[0], command, rasa_environment(settings))
 

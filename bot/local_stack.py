@@ -13,7 +13,7 @@ from typing import Iterator, List, Optional
 
 import requests
 
-from bot.runtime import action_server_command, rasa_environment, rasa_server_command
+from bot.runtime import action_server_command, gateway_command, rasa_environment, rasa_server_command
 from bot.settings import REPO_ROOT, Settings, load_settings
 from bot.training import ensure_trained
 
@@ -38,6 +38,10 @@ class Stack:
         return f"http://127.0.0.1:{self.settings.rasa_port}"
 
     @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.gateway_port}"
+
+    @property
     def rest_url(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
 
@@ -45,6 +49,12 @@ class Stack:
         response = requests.post(self.rest_url, json={"sender": sender, "message": message}, timeout=timeout)
         response.raise_for_status()
         return response.json()
+
+    def events(self, conversation_id: str) -> list:
+        response = requests.get(f"{self.rasa_url}/conversations/{conversation_id}/tracker",
+                                params={"token": self.settings.rasa_token}, timeout=10)
+        response.raise_for_status()
+        return response.json()["events"]
 
     def _start(self, name: str, command: List[str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")
@@ -60,6 +70,21 @@ class Stack:
 
     def start_rasa(self, model: str) -> subprocess.Popen:
         return self._start("rasa", rasa_server_command(model, self.settings))
+
+    def start_gateway(self) -> subprocess.Popen:
+        """The gateway as its own process, as in production; waits until it reports ready."""
+        process = self._start("gateway", gateway_command(self.settings))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the gateway exited early; see {self.log_dir / 'gateway.log'}")
+            try:
+                if requests.get(f"{self.gateway_url}/readyz", timeout=2).ok:
+                    return process
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the gateway did not become ready in 30 s")
 
     def wait_ready(self) -> None:
         started = time.monotonic()
@@ -94,12 +119,12 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tracker_db_url: str, log_dir: Path) -> Iterator[Stack]:
+def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False) -> Iterator[Stack]:
     model = ensure_trained()
     # `_env_file=None`: a developer's .env must not change what the tests see.
     settings = load_settings(
-        _env_file=None,
-        rasa_port=free_port(), action_port=free_port(), tracker_db_url=tracker_db_url, rasa_token="test-token-123"
+        _env_file=None, tracker_db_url=tracker_db_url, rasa_token="test-token-123",
+        rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
     )
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(settings, log_dir)
@@ -107,6 +132,8 @@ def running_stack(tracker_db_url: str, log_dir: Path) -> Iterator[Stack]:
         stack.start_actions()
         stack.start_rasa(str(model))
         stack.wait_ready()
+        if with_gateway:
+            stack.start_gateway()
         yield stack
     finally:
         stack.stop()

@@ -46,3 +46,13 @@ def rasa_server_command(model: str, settings: Settings | None = None) -> List[st
 def action_server_command(settings: Settings | None = None) -> List[str]:
     settings = settings or get_settings()
     return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
+
+
+def gateway_command(settings: Settings | None = None) -> List[str]:
+    settings = settings or get_settings()
+    # Rasa pins websockets<11, which uvicorn's default websocket backend cannot use: wsproto can.
+    return [
+        sys.executable, "-m", "uvicorn", "bot.web.app:create_app", "--factory",
+        "--host", settings.gateway_host, "--port", str(settings.gateway_port),
+        "--ws", "wsproto", "--no-server-header", "--log-level", "warning",
+    ]

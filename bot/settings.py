@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     redis_url: Optional[str] = None
 
+    # The gateway: the one public port, in front of Rasa and the action server.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(8000, ge=1, le=65535)
+    # Signs conversation ids so the gateway accepts only ids it issued.
+    gateway_secret: str = Field("dev-gateway-secret-change-me", min_length=16)
+    privacy_url: str = "/privacy"
+    max_message_chars: int = Field(2000, ge=1)
+    messages_per_minute: int = Field(20, ge=1)
+    connections_per_ip: int = Field(20, ge=1)
+    # How long the gateway waits for Rasa before telling the visitor it can't answer.
+    rasa_timeout_seconds: float = Field(15.0, gt=0)
+
     class Config:
         env_file = REPO_ROOT / ".env"
         env_file_encoding = "utf-8"
@@ -80,10 +92,10 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @validator("rasa_token")
-    def token_changed_in_production(cls, value: str, values: Dict) -> str:
+    @validator("rasa_token", "gateway_secret")
+    def secret_changed_in_production(cls, value: str, values: Dict) -> str:
         if values.get("environment") == "production" and value.startswith(("dev-", "change-this")):
-            raise ValueError("set a long random token in production")
+            raise ValueError("set a long random value in production")
         return value
 
     def clinic_details(self) -> Dict[str, Optional[str]]:

@@ -56,8 +56,8 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def stack(postgres_database: str) -> Iterator[Stack]:
-    """The trained rasa server and the action server, on a PostgreSQL tracker store."""
-    with running_stack(postgres_database, ARTIFACTS / "server-logs") as running:
+    """The trained rasa server, the action server and the gateway, on a PostgreSQL tracker store."""
+    with running_stack(postgres_database, ARTIFACTS / "server-logs", with_gateway=True) as running:
         yield running
 
 

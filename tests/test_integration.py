@@ -129,7 +129,7 @@ def test_both_servers_run_with_telemetry_off(stack):
 
 def test_no_server_logged_an_error(stack):
     """Runs last in this file: everything above must have gone through without a server error."""
-    for name in ("rasa", "actions"):
+    for name in ("rasa", "actions", "gateway"):
         log = (stack.log_dir / f"{name}.log").read_text(errors="replace")
         # The one expected error: test_the_api_refuses_without_its_token.
         errors = [line for line in log.splitlines() if " ERROR " in line and "User is not authenticated" not in line]

@@ -51,7 +51,7 @@ def test_bad_values_name_the_variable(field, value, message):
 
 
 def test_production_refuses_the_example_token():
-    with pytest.raises(SettingsError, match="RASA_TOKEN: set a long random token in production"):
+    with pytest.raises(SettingsError, match="RASA_TOKEN: set a long random value in production"):
         load_settings(_env_file=None, environment="production", rasa_token="change-this-long-random-token")
 
 

@@ -1,0 +1,114 @@
+"""`make bench-chat`: N simulated visitors through the gateway, then the same load straight to Rasa.
+
+Each visitor is a websocket client in this process sending M messages with a
+think time between them; reply latency is from sending a message to its
+`bot` frame. The same visitors then talk to Rasa's REST channel directly, so
+the gateway's overhead is the ratio of the two p95s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import List, Tuple
+
+import httpx
+import websockets
+
+from benchmarks.latency import MESSAGES
+from benchmarks.stats import percentile, rss_mb
+from bot.local_stack import running_stack
+
+
+async def gateway_visitor(url: str, messages: int, think: float) -> Tuple[List[float], int]:
+    latencies, errors = [], 0
+    async with websockets.connect(url, max_size=2**20) as ws:
+        await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
+        while json.loads(await ws.recv())["type"] != "welcome":
+            pass
+        for number in range(messages):
+            client_id = f"c-{uuid.uuid4().hex}"
+            started = time.perf_counter()
+            await ws.send(json.dumps({"type": "message", "client_id": client_id,
+                                      "text": MESSAGES[number % len(MESSAGES)]}))
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "bot" and frame["reply_to"] == client_id:
+                    latencies.append(time.perf_counter() - started)
+                    break
+                if frame["type"] == "error":
+                    errors += 1
+                    break
+            await asyncio.sleep(think)
+    return latencies, errors
+
+
+async def direct_visitor(client: httpx.AsyncClient, url: str, messages: int, think: float) -> Tuple[List[float], int]:
+    latencies, errors, sender = [], 0, f"direct-{uuid.uuid4().hex}"
+    for number in range(messages):
+        started = time.perf_counter()
+        try:
+            response = await client.post(url, json={"sender": sender, "message": MESSAGES[number % len(MESSAGES)]})
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - started)
+        except httpx.HTTPError:
+            errors += 1
+        await asyncio.sleep(think)
+    return latencies, errors
+
+
+async def run_load(make_visitor, visitors: int) -> Tuple[List[float], int, float]:
+    started = time.perf_counter()
+    results = await asyncio.gather(*(make_visitor() for _ in range(visitors)), return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    latencies, errors = [], 0
+    for result in results:
+        if isinstance(result, BaseException):
+            errors += 1
+            continue
+        latencies += result[0]
+        errors += result[1]
+    return latencies, errors, elapsed
+
+
+def report(name: str, latencies: List[float], errors: int, elapsed: float) -> float:
+    ms = [value * 1000 for value in latencies] or [float("nan")]
+    p95 = percentile(ms, 95)
+    print(f"{name:9} p50 {percentile(ms, 50):6.1f} ms  p95 {p95:6.1f} ms  p99 {percentile(ms, 99):6.1f} ms  "
+          f"errors {errors}  {len(latencies) / elapsed:5.1f} msg/s")
+    return p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.chat_load")
+    parser.add_argument("--visitors", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=15)
+    parser.add_argument("--think", type=float, default=1.0, help="seconds between a visitor's messages")
+    args = parser.parse_args()
+    print(f"{args.visitors} visitors x {args.messages} messages, {args.think} s think time")
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True) as stack:
+            ws_url = stack.gateway_url.replace("http", "ws") + "/ws"
+            gateway = asyncio.run(run_load(lambda: gateway_visitor(ws_url, args.messages, args.think), args.visitors))
+            gateway_rss = rss_mb(stack.processes[2].pid)
+
+            async def direct_load():
+                async with httpx.AsyncClient(timeout=30) as client:
+                    return await run_load(
+                        lambda: direct_visitor(client, stack.rest_url, args.messages, args.think), args.visitors)
+
+            direct = asyncio.run(direct_load())
+            gateway_p95 = report("gateway", *gateway)
+            direct_p95 = report("direct", *direct)
+            print(f"gateway p95 / direct p95 = {gateway_p95 / direct_p95:.2f} (target <= 1.10)")
+            print(f"RSS: gateway {gateway_rss:.0f} MB, rasa {rss_mb(stack.processes[1].pid):.0f} MB, "
+                  f"actions {rss_mb(stack.processes[0].pid):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

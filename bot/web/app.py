@@ -1,0 +1,71 @@
+"""The gateway's ASGI app: widget, demo page, visitor websocket, health checks."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import AsyncIterator, Optional
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from bot.settings import Settings, get_settings
+from bot.web.rasa_client import RasaClient
+from bot.web.visitor_socket import VisitorHub
+
+STATIC = Path(__file__).resolve().parent / "static"
+PRIVACY_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Privacy</title>
+<body style="font-family:sans-serif;max-width:40rem;margin:2rem auto;line-height:1.5">
+<h1>Chat privacy</h1>
+<p>The chat assistant keeps what you write so that our admissions team can help you and so you can
+return to the conversation. It uses no third-party trackers or analytics. Please share only what you
+need to. Substance-use treatment records are protected by federal law (42 CFR Part 2 and HIPAA).</p>
+</body></html>"""
+
+
+def create_app(settings: Optional[Settings] = None) -> Starlette:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.rasa = RasaClient(settings)
+        app.state.hub = VisitorHub(settings, app.state.rasa)
+        yield
+        await app.state.rasa.close()
+
+    async def demo_page(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "demo.html", media_type="text/html")
+
+    async def widget(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "widget.js", media_type="application/javascript",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    async def privacy(request: Request) -> HTMLResponse:
+        return HTMLResponse(PRIVACY_PAGE)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        problem = await request.app.state.rasa.readiness()
+        if problem:
+            return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def visitor_socket(websocket: WebSocket) -> None:
+        await websocket.app.state.hub.serve(websocket)
+
+    return Starlette(
+        routes=[
+            Route("/", demo_page),
+            Route("/widget.js", widget),
+            Route("/privacy", privacy),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            WebSocketRoute("/ws", visitor_socket),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,67 @@
+"""Talks to the rasa server for the gateway: the REST channel, the tracker and health."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import httpx
+
+from bot.settings import Settings
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached or did not answer in time."""
+
+
+class RasaClient:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._base = f"http://127.0.0.1:{settings.rasa_port}"
+        self._actions = f"http://127.0.0.1:{settings.action_port}"
+        # Keep-alive connections to loopback servers: no handshake on each message.
+        self._http = httpx.AsyncClient(
+            timeout=settings.rasa_timeout_seconds,
+            limits=httpx.Limits(max_keepalive_connections=50, max_connections=200),
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        try:
+            response = await self._http.post(
+                f"{self._base}/webhooks/rest/webhook",
+                json={"sender": conversation_id, "message": text, "metadata": metadata},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+        return response.json()
+
+    async def events(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """All events of the conversation, or [] for one Rasa has never seen."""
+        try:
+            response = await self._http.get(
+                f"{self._base}/conversations/{conversation_id}/tracker",
+                params={"token": self._settings.rasa_token, "include_events": "ALL"},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+        return response.json().get("events") or []
+
+    async def readiness(self) -> Optional[str]:
+        """None when Rasa has a model loaded and the action server answers, else the reason."""
+        try:
+            status = await self._http.get(f"{self._base}/status", params={"token": self._settings.rasa_token}, timeout=3)
+            if status.status_code != 200 or not status.json().get("model_file"):
+                return f"rasa server: no model loaded (HTTP {status.status_code})"
+        except httpx.HTTPError as exc:
+            return f"rasa server unreachable: {type(exc).__name__}"
+        try:
+            health = await self._http.get(f"{self._actions}/health", timeout=3)
+            if health.status_code != 200:
+                return f"action server: HTTP {health.status_code}"
+        except httpx.HTTPError as exc:
+            return f"action server unreachable: {type(exc).__name__}"
+        return None

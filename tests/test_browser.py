@@ -1,0 +1,141 @@
+"""The widget in Debian's Chromium, driven by Playwright, against the real gateway, Rasa and actions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Iterator
+
+import pytest
+
+from bot.knowledge.loader import default as knowledge
+from tests.conftest import artifacts_dir, in_ci
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = artifacts_dir("screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if in_ci():
+            pytest.fail(f"Chromium is required in CI and is not installed at {CHROMIUM}")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, stack, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stack.gateway_url + "/")
+    yield page
+    page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"))
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def widget(page, testid: str):
+    """An element inside the widget's shadow root (Playwright's CSS locators pierce open shadow roots)."""
+    return page.locator(f"[data-testid='{testid}']")
+
+
+def open_chat(page) -> None:
+    widget(page, "launcher").click()
+    widget(page, "input").wait_for(state="visible")
+
+
+def send(page, text: str) -> None:
+    widget(page, "input").fill(text)
+    widget(page, "send").click()
+
+
+def wait_for_bot_text(page, text: str, timeout: float = 20_000) -> None:
+    widget(page, "bot-message").filter(has_text=text[:60]).first.wait_for(timeout=timeout)
+
+
+def test_ask_a_question_and_see_the_answer(page):
+    open_chat(page)
+    send(page, "is kratom addictive")
+    wait_for_bot_text(page, knowledge().get("kratom_addiction").short)
+    assert "automated assistant" in widget(page, "log").inner_text()
+
+
+def test_click_a_quick_reply(page):
+    open_chat(page)
+    send(page, "what therapies do you offer")
+    wait_for_bot_text(page, knowledge().get("therapies").short)
+    button = widget(page, "quick-reply").filter(has_text=knowledge().get("dbt").title).first
+    button.click()
+    wait_for_bot_text(page, knowledge().get("dbt").short)
+    assert button.is_disabled()
+
+
+def test_history_survives_a_reload(page):
+    open_chat(page)
+    send(page, "what is iop")
+    wait_for_bot_text(page, knowledge().get("iop").short)
+    page.reload()
+    open_chat(page)
+    wait_for_bot_text(page, knowledge().get("iop").short)
+    assert widget(page, "visitor-message").filter(has_text="what is iop").count() == 1
+
+
+def test_markup_in_a_message_is_shown_as_text(page):
+    open_chat(page)
+    attack = "<img src=x onerror=alert(1)>"
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    send(page, attack)
+    widget(page, "visitor-message").filter(has_text=attack).first.wait_for()
+    widget(page, "bot-message").nth(1).wait_for()
+    assert dialogs == []
+    assert page.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0
+
+
+def test_keyboard_only(page):
+    page.keyboard.press("Tab")
+    for _ in range(30):  # tab through the host page until the launcher has focus
+        focused = page.evaluate("() => document.activeElement && document.activeElement.id")
+        if focused == "ew-chat-host":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    widget(page, "input").wait_for(state="visible")
+    page.keyboard.type("where are you located")
+    page.keyboard.press("Enter")
+    wait_for_bot_text(page, knowledge().for_intent("ask_location").unknown.format(clinic_name="Engage Wellness"))
+    page.keyboard.press("Escape")
+    widget(page, "panel").wait_for(state="hidden")
+
+
+def test_a_crisis_answer_stands_out(page):
+    open_chat(page)
+    send(page, "i want to kill myself")
+    urgent = page.locator("[data-testid='bot-message'][data-urgent='true']")
+    urgent.first.wait_for(timeout=20_000)
+    assert "988" in urgent.first.inner_text()
+
+
+def test_works_at_320_pixels_wide(browser, stack):
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    page.goto(stack.gateway_url + "/")
+    open_chat(page)
+    send(page, "do you take insurance")
+    widget(page, "bot-message").nth(1).wait_for(timeout=20_000)
+    box = widget(page, "panel").bounding_box()
+    assert box["width"] <= 320 and box["x"] >= 0
+    page.screenshot(path=str(SCREENSHOTS / "narrow-320.png"))
+    context.close()
