@@ -95,7 +95,7 @@ def main() -> None:
         with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True) as stack:
             ws_url = stack.gateway_url.replace("http", "ws") + "/ws"
             gateway = asyncio.run(run_load(lambda: gateway_visitor(ws_url, args.messages, args.think), args.visitors))
-            gateway_rss = rss_mb(stack.processes[2].pid)
+            gateway_rss = rss_mb(stack.processes["gateway"].pid)
 
             async def direct_load():
                 async with httpx.AsyncClient(timeout=30) as client:
@@ -106,8 +106,8 @@ def main() -> None:
             gateway_p95 = report("gateway", *gateway)
             direct_p95 = report("direct", *direct)
             print(f"gateway p95 / direct p95 = {gateway_p95 / direct_p95:.2f} (target <= 1.10)")
-            print(f"RSS: gateway {gateway_rss:.0f} MB, rasa {rss_mb(stack.processes[1].pid):.0f} MB, "
-                  f"actions {rss_mb(stack.processes[0].pid):.0f} MB")
+            print(f"RSS: gateway {gateway_rss:.0f} MB, rasa {rss_mb(stack.processes["rasa"].pid):.0f} MB, "
+                  f"actions {rss_mb(stack.processes["actions"].pid):.0f} MB")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def main(count: int = 300) -> dict:
             print(f"messages 150-160    {summary_ms(late)}")
             print(f"late / early mean   {ratio:.2f}x")
 
-            rasa_process, action_process = stack.processes[1], stack.processes[0]
+            rasa_process, action_process = stack.processes["rasa"], stack.processes["actions"]
             figures.update(
                 parse_p50_ms=sorted(parse_times)[len(parse_times) // 2] * 1000,
                 reply_times=reply_times,

@@ -9,7 +9,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import requests
 
@@ -30,7 +30,7 @@ class Stack:
     def __init__(self, settings: Settings, log_dir: Path) -> None:
         self.settings = settings
         self.log_dir = log_dir
-        self.processes: List[subprocess.Popen] = []
+        self.processes: Dict[str, subprocess.Popen] = {}
         self.ready_seconds: Optional[float] = None
 
     @property
@@ -62,7 +62,7 @@ class Stack:
             command, cwd=REPO_ROOT, env=rasa_environment(self.settings), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.processes.append(process)
+        self.processes[name] = process
         return process
 
     def start_actions(self) -> subprocess.Popen:
@@ -86,12 +86,18 @@ class Stack:
             time.sleep(0.2)
         raise RuntimeError("the gateway did not become ready in 30 s")
 
+    def stop_gateway(self) -> None:
+        """Stop just the gateway (to test what visitors see when it goes away)."""
+        process = self.processes.pop("gateway")
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
     def wait_ready(self) -> None:
         started = time.monotonic()
         deadline = started + READY_TIMEOUT
         headers = {}
         while time.monotonic() < deadline:
-            for process in self.processes:
+            for process in self.processes.values():
                 if process.poll() is not None:
                     raise RuntimeError(f"a server exited early; see logs in {self.log_dir}")
             try:
@@ -107,10 +113,10 @@ class Stack:
         raise RuntimeError(f"servers not ready after {READY_TIMEOUT} s; see logs in {self.log_dir}")
 
     def stop(self) -> None:
-        for process in self.processes:
+        for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
+        for process in self.processes.values():
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -139,3 +139,20 @@ def test_works_at_320_pixels_wide(browser, stack):
     assert box["width"] <= 320 and box["x"] >= 0
     page.screenshot(path=str(SCREENSHOTS / "narrow-320.png"))
     context.close()
+
+
+def test_messages_typed_while_offline_are_sent_once_in_order(page, stack):
+    open_chat(page)
+    send(page, "hello")
+    widget(page, "bot-message").nth(1).wait_for(timeout=20_000)
+    stack.stop_gateway()
+    widget(page, "status").filter(has_text="Reconnecting").wait_for(timeout=15_000)
+    send(page, "what is iop")
+    send(page, "do you take insurance")
+    stack.start_gateway()
+    wait_for_bot_text(page, knowledge().get("iop").short, timeout=60_000)
+    wait_for_bot_text(page, knowledge().for_intent("ask_insurance").unknown.format(clinic_name="Engage Wellness"),
+                      timeout=30_000)
+    conversation_id = page.evaluate("() => localStorage.getItem('ew-chat-conversation')")
+    visitor_texts = [e["text"] for e in stack.events(conversation_id) if e["event"] == "user"]
+    assert visitor_texts == ["hello", "what is iop", "do you take insurance"]

@@ -102,6 +102,12 @@ INDIRECT = [
     "I'm not safe with myself tonight",
     "I'm standing on a bridge right now",
     "i hate myself and i want it to be over",
+    "i just want to not exist",
+    "i think about dying all the time",
+    "i'm done living",
+    "dying sounds better than this",
+    "i bought a rope",
+    "i have a rope in my closet and i've been thinking about using it",
 ]
 
 THIRD_PERSON = [
@@ -133,6 +139,13 @@ TYPOS_AND_ODD_TEXT = [
 ]
 
 MEDICAL = [
+    "my toddler got into my kratom powder and is really sleepy",
+    "my kid swallowed my kratom capsules",
+    "my friend is gasping for air",
+    "my heart rate is over 180 and i feel like i'm dying",
+    "she hit her head and is bleeding a lot",
+    "i'm so dizzy i'm going to pass out right now",
+    "emergency",
     "I think my friend overdosed",
     "my friend OD'd on kratom and something else",
     "HELP!!! my friend OD\u2019d",
@@ -223,6 +236,11 @@ def test_the_pattern_that_fired_is_reported(detector, text, pattern_id):
 # ---------------------------------------------------------------------------
 
 HARD_NEGATIVES = [
+    "i have a rope for climbing",
+    "what counts as an emergency",
+    "is there an emergency contact number",
+    "i think about quitting all the time",
+    "im done with kratom",
     # figures of speech
     "this withdrawal is killing me",
     "the cravings are killing me",

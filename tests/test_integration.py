@@ -122,7 +122,7 @@ def test_conversations_are_stored_in_postgresql(stack, sender, postgres_database
 
 
 def test_both_servers_run_with_telemetry_off(stack):
-    for process in stack.processes:
+    for process in stack.processes.values():
         environ = open(f"/proc/{process.pid}/environ", "rb").read().split(b"\0")
         assert b"RASA_TELEMETRY_ENABLED=false" in environ
 
