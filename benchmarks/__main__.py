@@ -37,7 +37,7 @@ def main() -> None:
     if "accuracy" in which:
         print("== NLU 5-fold cross-validation ==")
         results = nlu_accuracy.main()
-        summary["macro_f1"] = results["ours (DIET + rules)"]["macro_f1"]
+        summary["macro_f1"] = results["ours (pipeline + rules)"]["macro_f1"]
         summary["baseline_macro_f1"] = results["baseline (TF-IDF + LR)"]["macro_f1"]
     print("== summary ==")
     for name, value in summary.items():

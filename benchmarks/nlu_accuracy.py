@@ -100,7 +100,7 @@ def main() -> Dict[str, Dict[str, float]]:
             truth += [labels[i] for i in test_idx]
             print(f"  fold {number}/{FOLDS} done in {time.monotonic() - started:.0f} s", flush=True)
 
-    results = {"ours (DIET + rules)": scores(truth, ours), "baseline (TF-IDF + LR)": scores(truth, base)}
+    results = {"ours (pipeline + rules)": scores(truth, ours), "baseline (TF-IDF + LR)": scores(truth, base)}
     print(f"{'':24} {'macro-F1':>9} {'accuracy':>9} {'OOS recall':>11} {'crisis recall':>14}")
     for name, figures in results.items():
         print(f"{name:24} {figures['macro_f1']:9.3f} {figures['accuracy']:9.3f} "

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # How long the gateway waits for Rasa before telling the visitor it can't answer.
     rasa_timeout_seconds: float = Field(15.0, gt=0)
 
+    # The app DB (staff, handoffs, notes, audit log); one URL switches SQLite to PostgreSQL.
+    app_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'app.db'}"
+    # Fernet key for callback contact details at rest; development generates one if unset.
+    contact_key: Optional[str] = None
+    # A waiting handoff nobody claims within this time expires and the visitor is offered a callback.
+    handoff_wait_minutes: int = Field(10, ge=1)
+    # When staff answer chats, e.g. "Mon-Fri 08:00-18:00, Sat 09:00-13:00"; empty means always.
+    staff_hours: str = ""
+    # The clock staff_hours is read in (the clinic is in St. Louis).
+    staff_timezone: str = "America/Chicago"
+
     class Config:
         env_file = REPO_ROOT / ".env"
         env_file_encoding = "utf-8"
@@ -68,6 +79,7 @@ class Settings(BaseSettings):
         "clinic_program_length",
         "clinic_telehealth",
         "redis_url",
+        "contact_key",
         pre=True,
     )
     def blank_is_unset(cls, value: Optional[str]) -> Optional[str]:
@@ -84,10 +96,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a US phone number like (314) 555-0100")
         return value
 
-    @validator("tracker_db_url", pre=True)
-    def db_url_has_scheme(cls, value: Optional[str]) -> str:
+    @validator("tracker_db_url", "app_db_url", pre=True)
+    def db_url_has_scheme(cls, value: Optional[str], field) -> str:
         if value is None or not str(value).strip():
-            return cls.__fields__["tracker_db_url"].default
+            return field.default
         if not re.match(r"^(sqlite|postgresql(\+\w+)?)://", value):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
@@ -96,6 +108,38 @@ class Settings(BaseSettings):
     def secret_changed_in_production(cls, value: str, values: Dict) -> str:
         if values.get("environment") == "production" and value.startswith(("dev-", "change-this")):
             raise ValueError("set a long random value in production")
+        return value
+
+    @validator("contact_key")
+    def contact_key_is_a_fernet_key(cls, value: Optional[str]) -> Optional[str]:
+        import base64
+        import binascii
+
+        try:
+            valid = value is None or len(base64.urlsafe_b64decode(value.encode("ascii"))) == 32
+        except (binascii.Error, UnicodeEncodeError):
+            valid = False
+        if not valid:
+            raise ValueError("must be a Fernet key (32 url-safe base64 bytes), e.g. from "
+                             "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+        return value
+
+    @validator("staff_hours")
+    def staff_hours_parse(cls, value: str) -> str:
+        # Imported here: bot.handoffs imports the store, which imports this module.
+        from bot.handoffs import parse_staff_hours
+
+        parse_staff_hours(value)
+        return value.strip()
+
+    @validator("staff_timezone")
+    def staff_timezone_exists(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(value)
+        except (ValueError, LookupError):
+            raise ValueError(f"{value!r} is not a time zone name like America/Chicago") from None
         return value
 
     def clinic_details(self) -> Dict[str, Optional[str]]:

@@ -1,0 +1,178 @@
+"""The app DB's tables: staff accounts, handoffs and their history, notes, canned replies,
+callback requests and the audit log.
+
+Times are stored as naive UTC (SQLite keeps no time zone) and handed to Python as aware
+UTC datetimes, so both databases behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text,
+)
+from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints let later migrations alter or drop them by name on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+PRESENCES = ("online", "away", "offline")
+PRIORITIES = ("urgent", "normal")
+HANDOFF_STATES = ("waiting", "active", "resolved", "expired")
+OPEN_HANDOFF_STATES = ("waiting", "active")
+CALLBACK_STATES = ("open", "closed")
+# Enough for the console's queue line; the transcript holds the whole message.
+PREVIEW_CHARS = 140
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _one_of(column: str, values: tuple) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive time is ambiguous (local or UTC?); refusing it catches the bug where it starts.
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+    __table_args__ = (CheckConstraint(_one_of("presence", PRESENCES), name="presence"),)
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(254), nullable=False, unique=True)
+    display_name = Column(String(100), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    is_admin = Column(Boolean, nullable=False, default=False)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime)
+    presence = Column(String(10), nullable=False, default="offline")
+    last_seen = Column(UTCDateTime)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(_one_of("priority", PRIORITIES), name="priority"),
+        CheckConstraint(_one_of("status", HANDOFF_STATES), name="status"),
+        # At most one open handoff per conversation, enforced by the database itself so that
+        # two simultaneous requests cannot both open one.
+        Index(
+            "uq_handoffs_open_conversation", "conversation_id", unique=True,
+            sqlite_where=text(_one_of("status", OPEN_HANDOFF_STATES)),
+            postgresql_where=text(_one_of("status", OPEN_HANDOFF_STATES)),
+        ),
+        Index("ix_handoffs_status_created_at", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    reason = Column(String(40), nullable=False)
+    priority = Column(String(10), nullable=False)
+    last_intent = Column(String(100))
+    status = Column(String(10), nullable=False, default="waiting")
+    assigned_to = Column(Integer, ForeignKey("staff_members.id"))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+    last_visitor_message = Column(String(PREVIEW_CHARS))
+
+
+class HandoffTransition(Base):
+    __tablename__ = "handoff_transitions"
+    __table_args__ = (
+        CheckConstraint(_one_of("to_status", HANDOFF_STATES), name="to_status"),
+        # from_status is empty for the opening transition.
+        CheckConstraint(f"from_status IS NULL OR {_one_of('from_status', HANDOFF_STATES)}", name="from_status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False, index=True)
+    from_status = Column(String(10))
+    to_status = Column(String(10), nullable=False)
+    # A staff member, or empty when the visitor or the system (expiry) moved it.
+    actor = Column(Integer, ForeignKey("staff_members.id"))
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Note(Base):
+    """An internal note: staff only, never sent to the visitor."""
+
+    __tablename__ = "notes"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"))
+    staff_id = Column(Integer, ForeignKey("staff_members.id"), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CannedReply(Base):
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(100), nullable=False)
+    text = Column(Text, nullable=False)
+    created_by = Column(Integer, ForeignKey("staff_members.id"), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CallbackRequest(Base):
+    """A consented callback; the contact fields hold Fernet tokens (see bot.store.crypto)."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", CALLBACK_STATES), name="status"),
+        Index("ix_callback_requests_status_created_at", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    first_name_enc = Column(Text, nullable=False)
+    contact_enc = Column(Text, nullable=False)
+    best_time_enc = Column(Text, nullable=False)
+    consented_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(10), nullable=False, default="open")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    closed_by = Column(Integer, ForeignKey("staff_members.id"))
+    closed_at = Column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what, when, to which conversation. `detail` never holds message text or contact details."""
+
+    __tablename__ = "audit_entries"
+
+    id = Column(Integer, primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff_members.id"))
+    action = Column(String(40), nullable=False)
+    conversation_id = Column(String(128), index=True)
+    detail = Column(String(255))
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
