@@ -94,20 +94,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True) as stack:
             ws_url = stack.gateway_url.replace("http", "ws") + "/ws"
-            gateway = asyncio.run(run_load(lambda: gateway_visitor(ws_url, args.messages, args.think), args.visitors))
-            gateway_rss = rss_mb(stack.processes["gateway"].pid)
 
-            async def direct_load():
+            async def direct_load(visitors: int, messages: int):
                 async with httpx.AsyncClient(timeout=30) as client:
                     return await run_load(
-                        lambda: direct_visitor(client, stack.rest_url, args.messages, args.think), args.visitors)
+                        lambda: direct_visitor(client, stack.rest_url, messages, args.think), visitors)
 
-            direct = asyncio.run(direct_load())
+            # Warm both paths first (model caches, connection pools), so neither run pays for it.
+            asyncio.run(run_load(lambda: gateway_visitor(ws_url, 3, 0.2), 5))
+            asyncio.run(direct_load(5, 3))
+            gateway = asyncio.run(run_load(lambda: gateway_visitor(ws_url, args.messages, args.think), args.visitors))
+            gateway_rss = rss_mb(stack.processes["gateway"].pid)
+            direct = asyncio.run(direct_load(args.visitors, args.messages))
             gateway_p95 = report("gateway", *gateway)
             direct_p95 = report("direct", *direct)
             print(f"gateway p95 / direct p95 = {gateway_p95 / direct_p95:.2f} (target <= 1.10)")
-            print(f"RSS: gateway {gateway_rss:.0f} MB, rasa {rss_mb(stack.processes["rasa"].pid):.0f} MB, "
-                  f"actions {rss_mb(stack.processes["actions"].pid):.0f} MB")
+            rasa_rss, actions_rss = rss_mb(stack.processes["rasa"].pid), rss_mb(stack.processes["actions"].pid)
+            print(f"RSS: gateway {gateway_rss:.0f} MB, rasa {rasa_rss:.0f} MB, actions {actions_rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot train | model-path | check | serve rasa|actions|gateway`."""
+"""Command line: `python -m bot train | model-path | check | staff ... | serve rasa|actions|gateway`."""
 
 from __future__ import annotations
 
@@ -20,8 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("server", choices=["rasa", "actions", "gateway"])
     commands.add_parser("model-path", help="print the model file for the current data")
     commands.add_parser("check", help="validate settings, the knowledge file and the crisis patterns")
+    staff = commands.add_parser("staff", help="staff console accounts: add, list, reset-password, unlock",
+                                add_help=False)
+    staff.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
+    if args.command == "staff":
+        from bot.staff_cli import main as staff_main
+
+        return staff_main(args.args)
     try:
         settings = get_settings()
         if args.command == "train":

@@ -1,4 +1,4 @@
-"""Staff accounts for the console: `python -m bot.staff_cli add | list | reset-password | unlock`.
+"""Staff accounts for the console: `python -m bot staff add | list | reset-password | unlock`.
 
 There is no default account and no default password: every account starts here. Passwords are
 asked twice on a terminal; a script can pipe one line on stdin instead.
@@ -28,7 +28,7 @@ class CommandError(Exception):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.staff_cli", description="Manage staff console accounts.")
+    parser = argparse.ArgumentParser(prog="python -m bot staff", description="Manage staff console accounts.")
     parser.add_argument("--db-url", help="the app DB (default: APP_DB_URL from the settings)")
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="create an account; asks for its password")

@@ -127,3 +127,21 @@ def test_every_account_change_is_audited_without_secrets(url, monkeypatch):
         (action, None, f"staff member {ana_id} via the command line")
         for action in ("staff.add", "staff.reset_password", "staff.unlock")
     ]
+
+
+def test_the_bot_command_line_runs_the_staff_commands(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from bot.settings import REPO_ROOT
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    added = subprocess.run(
+        [sys.executable, "-m", "bot", "staff", "--db-url", url, "add", "--email", "ana@example.org", "--name", "Ana"],
+        cwd=REPO_ROOT, input="a long enough password\n", capture_output=True, text=True, env=dict(os.environ),
+    )
+    assert added.returncode == 0, added.stderr
+    listed = subprocess.run([sys.executable, "-m", "bot", "staff", "--db-url", url, "list"],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    assert "ana@example.org" in listed.stdout
