@@ -61,11 +61,12 @@ def main(count: int = 300) -> dict:
             print(f"REST reply          {summary_ms(reply_times)}")
 
             long_sender = f"bench-long-{uuid.uuid4().hex}"
-            growth: List[float] = [timed(lambda t=t: send(long_sender, t)) for t in itertools.islice(itertools.cycle(MESSAGES), 160)]
-            early, late = growth[:10], growth[150:160]
+            growth: List[float] = [timed(lambda t=t: send(long_sender, t)) for t in itertools.islice(itertools.cycle(MESSAGES), 310)]
+            early, late, later = growth[:10], growth[150:160], growth[300:310]
             ratio = (sum(late) / len(late)) / (sum(early) / len(early))
             print(f"messages 1-10       {summary_ms(early)}")
             print(f"messages 150-160    {summary_ms(late)}")
+            print(f"messages 300-310    {summary_ms(later)}")
             print(f"late / early mean   {ratio:.2f}x")
 
             rasa_process, action_process = stack.processes["rasa"], stack.processes["actions"]

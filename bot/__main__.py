@@ -12,6 +12,12 @@ from bot.settings import REPO_ROOT, SettingsError, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["staff"]:
+        # The staff commands have their own options (--db-url, --email ...): hand them over whole.
+        from bot.staff_cli import main as staff_main
+
+        return staff_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="build the spaCy pipeline and train if the data changed")
@@ -20,15 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("server", choices=["rasa", "actions", "gateway"])
     commands.add_parser("model-path", help="print the model file for the current data")
     commands.add_parser("check", help="validate settings, the knowledge file and the crisis patterns")
-    staff = commands.add_parser("staff", help="staff console accounts: add, list, reset-password, unlock",
-                                add_help=False)
-    staff.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("staff", help="staff console accounts: add, list, reset-password, unlock (see --help)")
     args = parser.parse_args(argv)
 
-    if args.command == "staff":
-        from bot.staff_cli import main as staff_main
-
-        return staff_main(args.args)
     try:
         settings = get_settings()
         if args.command == "train":

@@ -19,16 +19,25 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
-# Several turns: more than the policies look back (max_history 3) and than one turn adds (under 15).
-RECENT_EVENTS = 40
+# About four turns: more than the policies look back (max_history 3) and than one turn adds (under 15).
+RECENT_EVENTS = 24
 # Event types whose latest occurrence still matters after it leaves the window.
 STATE_EVENT_GROUPS = (("pause", "resume"), ("active_loop",))
+STATE_EVENT_TYPES = ("slot",) + tuple(name for group in STATE_EVENT_GROUPS for name in group)
+# Rasa indexes only sender_id; every lookup below is "the latest event of this
+# type (and slot) in this conversation", which this index answers with a seek
+# instead of a scan of the whole conversation.
+STATE_INDEX = "ix_events_sender_type_name_id"
 
 
 class RecentEventsSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, recent_events: int = RECENT_EVENTS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.recent_events = recent_events
+        event = self.SQLEvent
+        sa.Index(STATE_INDEX, event.sender_id, event.type_name, event.action_name, event.id).create(
+            self.engine, checkfirst=True
+        )
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
@@ -48,31 +57,25 @@ class RecentEventsSQLTrackerStore(SQLTrackerStore):
         return list(reversed(newest_first))
 
     def _state_rows_before(self, session: Any, sender_id: Text, first_recent_id: int) -> List[Any]:
-        """The older events that still shape the state, in their original order."""
+        """The older events that still shape the state, in their original order (two queries)."""
         event = self.SQLEvent
-        older = (
-            self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-            .order_by(None)
-            .filter(event.id < first_recent_id)
+        older = (event.sender_id == sender_id, event.id < first_recent_id)
+        # Nothing before the session start or a later restart counts.
+        floor = (
+            session.query(sa.func.max(event.id))
+            .filter(event.sender_id == sender_id, event.id <= first_recent_id,
+                    event.type_name.in_(("session_started", "restart")))
+            .scalar()
+        ) or 0
+        # One id per state: each slot (Rasa stores a slot event's name in
+        # `action_name`), pause/resume together, and the active loop.
+        state = sa.case((event.type_name.in_(STATE_EVENT_GROUPS[0]), "pause"), else_=event.type_name)
+        latest_ids = (
+            session.query(sa.func.max(event.id))
+            .filter(*older, event.id >= floor, event.type_name.in_(STATE_EVENT_TYPES))
+            .group_by(state, sa.case((event.type_name == "slot", event.action_name), else_=""))
         )
-        # Nothing before a restart counts.
-        last_restart = older.filter(event.type_name == "restart").with_entities(sa.func.max(event.id)).scalar()
-        if last_restart is not None:
-            older = older.filter(event.id > last_restart)
-        # For slot events Rasa stores the slot's name in `action_name`.
-        ids = [
-            row[0]
-            for row in older.filter(event.type_name == "slot")
-            .with_entities(sa.func.max(event.id))
-            .group_by(event.action_name)
-        ]
-        for types in STATE_EVENT_GROUPS:
-            latest = older.filter(event.type_name.in_(types)).with_entities(sa.func.max(event.id)).scalar()
-            if latest is not None:
-                ids.append(latest)
-        if not ids:
-            return []
-        return session.query(event).filter(event.id.in_(ids)).order_by(event.id).all()
+        return session.query(event).filter(event.id.in_(latest_ids.scalar_subquery())).order_by(event.id).all()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """Events of `tracker` newer than the newest stored one.

@@ -85,3 +85,19 @@ def test_conversations_do_not_mix(store):
     assert asyncio.run(store.retrieve("visitor-a")).get_slot("topic") == "cbt"
     assert asyncio.run(store.retrieve("visitor-b")).get_slot("topic") == "dbt"
     assert asyncio.run(store.retrieve("nobody")) is None
+
+
+def test_state_from_an_earlier_session_does_not_leak_into_a_new_one(store, sender="returning-visitor"):
+    append(store, sender, SessionStarted(), SlotSet("topic", "detox"), ConversationPaused())
+    for number in range(10):
+        append(store, sender, *chat_turn(number))
+    # A new session whose events exactly fill the window, starting with SessionStarted.
+    append(store, sender, SessionStarted(), ActionExecuted("action_listen"))
+    for number in range(5):
+        append(store, sender, *chat_turn(100 + number))
+    append(store, sender, SlotSet("therapy", "cbt"), ActionExecuted("action_listen"))
+    assert RECENT_EVENTS == 2 + 5 * 4 + 2  # the new session fills the window exactly
+    tracker = asyncio.run(store.retrieve(sender))
+    assert tracker.get_slot("therapy") == "cbt"
+    assert tracker.get_slot("topic") is None
+    assert not tracker.is_paused()
