@@ -6,7 +6,11 @@ import unicodedata
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import request_handoff
+from actions.replies import knowledge, short_answer
 
 FALLBACK_INTENT = "nlu_fallback"
 # Past this many characters a message is more likely pasted text than a question.
@@ -45,13 +49,17 @@ class ActionRephraseOrOfferPerson(Action):
     def name(self) -> Text:
         return "action_rephrase_or_offer_person"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         unreadable = describe_unreadable(tracker.latest_message.get("text") or "")
         if unreadable:
             dispatcher.utter_message(response=unreadable)
         elif misses_in_a_row(tracker) >= 2:
+            # A person is asked to step in; if no one is free, the visitor is offered one.
+            if await request_handoff(tracker, "two misunderstandings in a row", "normal") == "waiting":
+                dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
+                return [ConversationPaused()]
             dispatcher.utter_message(response="utter_offer_person")
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")

@@ -1,31 +1,83 @@
-"""Connecting a visitor with admissions staff.
+"""Connecting a visitor with admissions staff through the gateway's handoff API.
 
-For now both actions answer with the clinic's contact details from the
-knowledge file; the live handoff to the staff console grows here.
+When a person can take the conversation now, the bot says so and pauses
+(Rasa then records the visitor's messages without answering them). When no
+one is available, or the gateway cannot be reached, the visitor gets the
+clinic's contact details and a callback offer at once instead of waiting.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import logging
+from typing import Any, Dict, List, Optional, Text
 
+import httpx
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import knowledge, short_answer
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+CALLBACK_BUTTON = {"title": "Request a call back", "payload": "/request_callback"}
+
+
+async def request_handoff(tracker: Tracker, reason: str, priority: str) -> Optional[str]:
+    """The gateway's answer ("waiting" / "unavailable"), or None if it could not be asked."""
+    settings = get_settings()
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.post(
+                f"http://127.0.0.1:{settings.gateway_port}/internal/handoffs",
+                headers={"Authorization": f"Bearer {settings.internal_api_token}"},
+                json={"conversation_id": tracker.sender_id, "reason": reason, "priority": priority,
+                      "last_intent": (tracker.latest_message.get("intent") or {}).get("name")},
+            )
+            response.raise_for_status()
+            return response.json().get("status")
+    except (httpx.HTTPError, ValueError) as exc:
+        logger.warning("handoff request failed: %s", type(exc).__name__)
+        return None
 
 
 def send_person_details(dispatcher: CollectingDispatcher) -> None:
-    dispatcher.utter_message(**short_answer(knowledge().for_intent("request_human")))
+    message = short_answer(knowledge().for_intent("request_human"))
+    dispatcher.utter_message(text=message["text"], buttons=message["buttons"] + [CALLBACK_BUTTON])
+
+
+async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
+    """Hand the conversation to a person if one is available, else give the ways to reach one."""
+    if await request_handoff(tracker, reason, "normal") == "waiting":
+        dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
+        return [ConversationPaused()]
+    send_person_details(dispatcher)
+    return []
 
 
 class ActionRequestHuman(Action):
     def name(self) -> Text:
         return "action_request_human"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        send_person_details(dispatcher)
+        return await hand_over(dispatcher, tracker, "visitor asked for a person")
+
+
+class ActionOpenUrgentHandoff(Action):
+    """After a crisis answer (always sent first, by rule): queue an urgent handoff for staff."""
+
+    def name(self) -> Text:
+        return "action_open_urgent_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "crisis"
+        if await request_handoff(tracker, intent, "urgent") == "waiting":
+            dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
+            return [ConversationPaused()]
         return []
 
 

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import send_person_details
+from actions.handoff import hand_over
 from actions.replies import REQUEST_HUMAN_PAYLOAD, knowledge, long_answer, short_answer
 
 
@@ -38,13 +38,12 @@ class ActionAnswerYes(Action):
     def name(self) -> Text:
         return "action_answer_yes"
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         payloads = last_offered_payloads(tracker)
         if REQUEST_HUMAN_PAYLOAD in payloads:
-            send_person_details(dispatcher)
-            return []
+            return await hand_over(dispatcher, tracker, "visitor accepted an offer of a person")
         topic = offered_topic(payloads)
         entry = knowledge().get(topic) if topic else None
         if entry:

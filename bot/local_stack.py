@@ -127,12 +127,15 @@ class Stack:
 @contextmanager
 def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False) -> Iterator[Stack]:
     model = ensure_trained()
+    log_dir.mkdir(parents=True, exist_ok=True)
     # `_env_file=None`: a developer's .env must not change what the tests see.
+    app_db = log_dir / "app.db"
+    app_db.unlink(missing_ok=True)
     settings = load_settings(
         _env_file=None, tracker_db_url=tracker_db_url, rasa_token="test-token-123",
+        app_db_url=f"sqlite:///{app_db}",
         rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
     )
-    log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(settings, log_dir)
     try:
         stack.start_actions()

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(2000, ge=1)
     messages_per_minute: int = Field(20, ge=1)
     connections_per_ip: int = Field(20, ge=1)
+    # Protects the gateway's loopback-only API that the action server uses to open handoffs.
+    internal_api_token: str = Field("dev-internal-token-change-me", min_length=16)
     # How long the gateway waits for Rasa before telling the visitor it can't answer.
     rasa_timeout_seconds: float = Field(15.0, gt=0)
 
@@ -104,7 +106,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @validator("rasa_token", "gateway_secret")
+    @validator("rasa_token", "gateway_secret", "internal_api_token")
     def secret_changed_in_production(cls, value: str, values: Dict) -> str:
         if values.get("environment") == "production" and value.startswith(("dev-", "change-this")):
             raise ValueError("set a long random value in production")

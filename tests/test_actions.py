@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -46,7 +48,20 @@ def tracker_for(*events: Dict[str, Any], slots: Optional[Dict[str, Any]] = None)
 def run(action, tracker: Tracker):
     dispatcher = CollectingDispatcher()
     events = action.run(dispatcher, tracker, {})
+    if inspect.iscoroutine(events):
+        events = asyncio.run(events)
     return dispatcher.messages, events
+
+
+@pytest.fixture(autouse=True)
+def no_gateway(monkeypatch):
+    """Handoff requests go to a port where nothing listens: the gateway is 'unreachable'.
+
+    The real gateway is exercised by tests/test_handoff_flow.py.
+    """
+    from bot.local_stack import free_port
+
+    monkeypatch.setattr(get_settings(), "gateway_port", free_port())
 
 
 @pytest.fixture
@@ -135,9 +150,11 @@ def test_a_set_clinic_detail_is_quoted(clinic):
 
 def test_request_human_and_callback_give_contact_details(clinic):
     clinic(phone="(314) 555-0100", hours="9 to 5")
-    human, _ = run(ActionRequestHuman(), tracker_for(user_event("real person please", "request_human")))
+    human, events = run(ActionRequestHuman(), tracker_for(user_event("real person please", "request_human")))
     callback, _ = run(ActionRequestCallback(), tracker_for(user_event("call me back", "request_callback")))
     assert "(314) 555-0100" in human[0]["text"]
+    assert {"title": "Request a call back", "payload": "/request_callback"} in human[0]["buttons"]
+    assert events == []  # nobody to hand over to: the conversation is not paused
     assert "(314) 555-0100" in callback[0]["text"]
 
 
@@ -181,6 +198,7 @@ def test_yes_after_an_offer_of_a_person_gives_the_person_details(clinic):
     )
     messages, _ = run(ActionAnswerYes(), tracker)
     assert messages[0]["text"] == knowledge().get("talk_to_person").unknown.format(clinic_name="Engage Wellness")
+    assert any(b["payload"] == "/request_callback" for b in messages[0]["buttons"])
 
 
 def test_yes_after_an_answer_expands_it(clinic):

@@ -94,3 +94,8 @@ def test_a_bad_knowledge_file_stops_start_up_with_entry_and_field(tmp_path):
     assert result.returncode == 2
     assert "field reviewed: invalid date format" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_the_example_internal_api_token():
+    with pytest.raises(SettingsError, match="INTERNAL_API_TOKEN: set a long random value in production"):
+        load_settings(_env_file=None, environment="production", rasa_token="r" * 32, gateway_secret="g" * 32)

@@ -211,7 +211,7 @@ def test_contact_fields_cannot_be_read_from_the_database_without_the_key(databas
 
 
 # Production also insists on real secrets for Rasa and the gateway.
-REAL_SECRETS = {"rasa_token": "r" * 32, "gateway_secret": "g" * 32}
+REAL_SECRETS = {"rasa_token": "r" * 32, "gateway_secret": "g" * 32, "internal_api_token": "i" * 32}
 
 
 def settings_without_key(monkeypatch, environment: str):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import AsyncIterator, Optional
 
@@ -12,9 +15,16 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from bot import handoffs
+from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings, get_settings
-from bot.web.rasa_client import RasaClient
+from bot.store import migrate, session_scope, utcnow
+from bot.web import internal_api
+from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.visitor_socket import VisitorHub
+
+logger = logging.getLogger(__name__)
+EXPIRY_CHECK_SECONDS = 30
 
 STATIC = Path(__file__).resolve().parent / "static"
 PRIVACY_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Privacy</title>
@@ -31,9 +41,13 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        migrate(settings.app_db_url)
+        app.state.settings = settings
         app.state.rasa = RasaClient(settings)
         app.state.hub = VisitorHub(settings, app.state.rasa)
+        expiry = asyncio.create_task(expire_overdue_forever(app))
         yield
+        expiry.cancel()
         await app.state.rasa.close()
 
     async def demo_page(request: Request) -> FileResponse:
@@ -66,6 +80,38 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             WebSocketRoute("/ws", visitor_socket),
+            Route("/internal/handoffs", internal_api.open_handoff, methods=["POST"]),
         ],
         lifespan=lifespan,
     )
+
+
+async def expire_overdue(app: Starlette, now=None) -> int:
+    """Waiting handoffs nobody claimed in time: the bot resumes and offers a callback."""
+    settings: Settings = app.state.settings
+    with session_scope(settings.app_db_url) as session:
+        expired = handoffs.expire_waiting(session, timedelta(minutes=settings.handoff_wait_minutes), now=now)
+        conversation_ids = [handoff.conversation_id for handoff in expired]
+    if not conversation_ids:
+        return 0
+    entry = knowledge().get("handoff_expired")
+    for conversation_id in conversation_ids:
+        try:
+            await app.state.rasa.resume(conversation_id, entry.short)
+        except RasaUnavailable as exc:
+            logger.warning("could not resume an expired handoff's conversation: %s", exc)
+        await app.state.hub.broadcast(conversation_id, {
+            "type": "bot", "reply_to": None, "urgent": False, "ts": utcnow().timestamp(),
+            "messages": [{"text": entry.short, "buttons": [{"title": "Request a call back", "payload": "/request_callback"}],
+                          "urgent": False}],
+        })
+    return len(conversation_ids)
+
+
+async def expire_overdue_forever(app: Starlette) -> None:
+    while True:
+        await asyncio.sleep(EXPIRY_CHECK_SECONDS)
+        try:
+            await expire_overdue(app)
+        except Exception:  # a failed round must not stop later ones
+            logger.exception("handoff expiry round failed")

@@ -50,6 +50,20 @@ class RasaClient:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         return response.json().get("events") or []
 
+    async def resume(self, conversation_id: str, text: str) -> None:
+        """Un-pause a conversation and record `text` as the bot's message in its transcript."""
+        try:
+            response = await self._http.post(
+                f"{self._base}/conversations/{conversation_id}/tracker/events",
+                params={"token": self._settings.rasa_token},
+                # Ending on action_listen puts the dialogue back where rules expect a new message.
+                json=[{"event": "resume"}, {"event": "bot", "text": text},
+                      {"event": "action", "name": "action_listen"}],
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+
     async def readiness(self) -> Optional[str]:
         """None when Rasa has a model loaded and the action server answers, else the reason."""
         try:
