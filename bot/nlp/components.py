@@ -64,7 +64,7 @@ class KnowledgeEntityExtractor(GraphComponent, EntityExtractorMixin):
 class CrisisOverride(GraphComponent):
     """Runs the rule-based crisis detector on every message and overrides the predicted intent.
 
-    Placed last in the pipeline so neither DIET nor the fallback classifier can
+    Placed last in the pipeline so neither the intent classifier nor the fallback classifier can
     hide a crisis: a person in danger always gets the safety answer.
     """
 
