@@ -79,14 +79,3 @@ class ActionOpenUrgentHandoff(Action):
             dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
             return [ConversationPaused()]
         return []
-
-
-class ActionRequestCallback(Action):
-    def name(self) -> Text:
-        return "action_request_callback"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(**short_answer(knowledge().for_intent("request_callback")))
-        return []

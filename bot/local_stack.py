@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 import requests
+from cryptography.fernet import Fernet
 
 from bot.runtime import action_server_command, gateway_command, rasa_environment, rasa_server_command
 from bot.settings import REPO_ROOT, Settings, load_settings
@@ -133,7 +134,7 @@ def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False
     app_db.unlink(missing_ok=True)
     settings = load_settings(
         _env_file=None, tracker_db_url=tracker_db_url, rasa_token="test-token-123",
-        app_db_url=f"sqlite:///{app_db}",
+        app_db_url=f"sqlite:///{app_db}", contact_key=Fernet.generate_key().decode(),
         rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
     )
     stack = Stack(settings, log_dir)

@@ -11,7 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionRephraseOrOfferPerson, describe_unreadable
-from actions.handoff import ActionRequestCallback, ActionRequestHuman
+from actions.handoff import ActionRequestHuman
 from actions.knowledge_answer import ActionAnswerKnowledge
 from actions.session import ActionSessionStart
 from actions.yes_no import ActionAnswerYes
@@ -148,14 +148,12 @@ def test_a_set_clinic_detail_is_quoted(clinic):
     assert "Mon-Fri 8 am to 6 pm" in messages[0]["text"]
 
 
-def test_request_human_and_callback_give_contact_details(clinic):
+def test_request_human_without_a_gateway_gives_contact_details(clinic):
     clinic(phone="(314) 555-0100", hours="9 to 5")
     human, events = run(ActionRequestHuman(), tracker_for(user_event("real person please", "request_human")))
-    callback, _ = run(ActionRequestCallback(), tracker_for(user_event("call me back", "request_callback")))
     assert "(314) 555-0100" in human[0]["text"]
     assert {"title": "Request a call back", "payload": "/request_callback"} in human[0]["buttons"]
     assert events == []  # nobody to hand over to: the conversation is not paused
-    assert "(314) 555-0100" in callback[0]["text"]
 
 
 def test_first_miss_asks_to_rephrase_and_second_in_a_row_offers_a_person():

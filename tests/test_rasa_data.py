@@ -10,10 +10,12 @@ from bot.settings import REPO_ROOT
 from bot.training import ensure_trained
 
 RASA = [sys.executable, "-m", "rasa"]
-# Sent by action_rephrase_or_offer_person, which Rasa's validator cannot see (see domain.yml).
+# Sent by action_rephrase_or_offer_person or asked by callback_form, which Rasa's
+# validator cannot see (see domain.yml).
 SENT_BY_CUSTOM_ACTION = {
     "utter_ask_rephrase", "utter_offer_person", "utter_empty_message",
     "utter_no_words", "utter_english_only", "utter_message_too_long",
+    "utter_ask_callback_consent", "utter_ask_callback_name", "utter_ask_callback_contact", "utter_ask_callback_time",
 }
 
 

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from bot import handoffs
 from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings, get_settings
-from bot.store import migrate, session_scope, utcnow
+from bot.store import contact_cipher, migrate, session_scope, utcnow
 from bot.web import internal_api
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.visitor_socket import VisitorHub
@@ -43,6 +43,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         migrate(settings.app_db_url)
         app.state.settings = settings
+        # Fails here, at start-up, when no key is configured outside development.
+        app.state.contact_cipher = contact_cipher(settings)
         app.state.rasa = RasaClient(settings)
         app.state.hub = VisitorHub(settings, app.state.rasa)
         expiry = asyncio.create_task(expire_overdue_forever(app))
@@ -81,6 +83,7 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             Route("/readyz", readyz),
             WebSocketRoute("/ws", visitor_socket),
             Route("/internal/handoffs", internal_api.open_handoff, methods=["POST"]),
+            Route("/internal/callbacks", internal_api.store_callback, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

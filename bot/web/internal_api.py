@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 
 from bot import handoffs
 from bot.settings import Settings
-from bot.store import session_scope, utcnow
+from bot.store import CallbackRequest, session_scope, utcnow
 
 REQUIRED = ("conversation_id", "reason", "priority")
 
@@ -49,3 +49,29 @@ async def open_handoff(request: Request) -> JSONResponse:
         )
         handoff_id = handoff.id
     return JSONResponse({"status": "waiting" if available else "unavailable", "handoff_id": handoff_id})
+
+
+async def store_callback(request: Request) -> JSONResponse:
+    """`POST /internal/callbacks`: a consented callback request, stored with its contact fields encrypted."""
+    settings: Settings = request.app.state.settings
+    if not authorised(request, settings):
+        return JSONResponse({"error": "unauthorised"}, status_code=401)
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "expected a JSON body"}, status_code=400)
+    fields = ("conversation_id", "first_name", "contact", "best_time")
+    missing = [name for name in fields if not isinstance(body, dict) or not isinstance(body.get(name), str)]
+    if missing:
+        return JSONResponse({"error": f"missing or invalid: {', '.join(missing)}"}, status_code=400)
+    cipher = request.app.state.contact_cipher
+    with session_scope(settings.app_db_url) as session:
+        callback = CallbackRequest(
+            conversation_id=body["conversation_id"], first_name_enc=cipher.encrypt(body["first_name"]),
+            contact_enc=cipher.encrypt(body["contact"]), best_time_enc=cipher.encrypt(body["best_time"]),
+            consented_at=utcnow(), status="open",
+        )
+        session.add(callback)
+        session.flush()
+        callback_id = callback.id
+    return JSONResponse({"status": "stored", "callback_id": callback_id})
