@@ -5,19 +5,16 @@ Details are stored (encrypted) by the gateway, then cleared from the form's slot
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any, Dict, List, Optional, Text
 
-import httpx
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.gateway import post_to_gateway
 from actions.replies import knowledge, short_answer
-from bot.settings import US_PHONE, get_settings
-
-logger = logging.getLogger(__name__)
+from bot.settings import US_PHONE
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 FORM_SLOTS = ("callback_consent", "callback_name", "callback_contact", "callback_time")
 
@@ -70,20 +67,11 @@ class ValidateCallbackForm(FormValidationAction):
 
 
 async def store_callback(tracker: Tracker) -> bool:
-    settings = get_settings()
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            response = await client.post(
-                f"http://127.0.0.1:{settings.gateway_port}/internal/callbacks",
-                headers={"Authorization": f"Bearer {settings.internal_api_token}"},
-                json={"conversation_id": tracker.sender_id, "first_name": tracker.get_slot("callback_name"),
-                      "contact": tracker.get_slot("callback_contact"), "best_time": tracker.get_slot("callback_time")},
-            )
-            response.raise_for_status()
-            return True
-    except httpx.HTTPError as exc:
-        logger.warning("storing a callback request failed: %s", type(exc).__name__)
-        return False
+    answer = await post_to_gateway("/internal/callbacks", {
+        "conversation_id": tracker.sender_id, "first_name": tracker.get_slot("callback_name"),
+        "contact": tracker.get_slot("callback_contact"), "best_time": tracker.get_slot("callback_time"),
+    })
+    return answer is not None
 
 
 class ActionSubmitCallback(Action):

@@ -8,37 +8,25 @@ clinic's contact details and a callback offer at once instead of waiting.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, List, Optional, Text
 
-import httpx
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.gateway import post_to_gateway
 from actions.replies import knowledge, short_answer
-from bot.settings import get_settings
 
-logger = logging.getLogger(__name__)
 CALLBACK_BUTTON = {"title": "Request a call back", "payload": "/request_callback"}
 
 
 async def request_handoff(tracker: Tracker, reason: str, priority: str) -> Optional[str]:
     """The gateway's answer ("waiting" / "unavailable"), or None if it could not be asked."""
-    settings = get_settings()
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            response = await client.post(
-                f"http://127.0.0.1:{settings.gateway_port}/internal/handoffs",
-                headers={"Authorization": f"Bearer {settings.internal_api_token}"},
-                json={"conversation_id": tracker.sender_id, "reason": reason, "priority": priority,
-                      "last_intent": (tracker.latest_message.get("intent") or {}).get("name")},
-            )
-            response.raise_for_status()
-            return response.json().get("status")
-    except (httpx.HTTPError, ValueError) as exc:
-        logger.warning("handoff request failed: %s", type(exc).__name__)
-        return None
+    answer = await post_to_gateway("/internal/handoffs", {
+        "conversation_id": tracker.sender_id, "reason": reason, "priority": priority,
+        "last_intent": (tracker.latest_message.get("intent") or {}).get("name"),
+    })
+    return (answer or {}).get("status")
 
 
 def send_person_details(dispatcher: CollectingDispatcher) -> None:

@@ -107,3 +107,18 @@ def test_the_internal_api_refuses_without_its_token(stack):
     ok = requests.post(url, json=body, headers={"Authorization": f"Bearer {stack.settings.internal_api_token}"},
                        timeout=5)
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/internal/handoffs", {"conversation_id": "x", "reason": "test", "priority": "normal"}),
+    ("/internal/callbacks", {"conversation_id": "x", "first_name": "Sam", "contact": "sam@example.org",
+                             "best_time": "mornings"}),
+])
+def test_internal_endpoints_check_token_and_body(stack, path, body):
+    url = f"{stack.gateway_url}{path}"
+    token = {"Authorization": f"Bearer {stack.settings.internal_api_token}"}
+    assert requests.post(url, json=body, timeout=5).status_code == 401
+    assert requests.post(url, data="not json", headers=token, timeout=5).status_code == 400
+    incomplete = {key: value for key, value in body.items() if key != "conversation_id"}
+    answer = requests.post(url, json=incomplete, headers=token, timeout=5)
+    assert answer.status_code == 400 and "conversation_id" in answer.json()["error"]

@@ -12,6 +12,7 @@ person to log in).
 from __future__ import annotations
 
 import hmac
+from typing import Any, Dict, Tuple, Union
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -28,17 +29,27 @@ def authorised(request: Request, settings: Settings) -> bool:
     return hmac.compare_digest(supplied.encode(), f"Bearer {settings.internal_api_token}".encode())
 
 
-async def open_handoff(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    if not authorised(request, settings):
+async def read_request(request: Request, fields: Tuple[str, ...]) -> Union[Dict[str, Any], JSONResponse]:
+    """The JSON body with every field a string, or the error response to send instead."""
+    if not authorised(request, request.app.state.settings):
         return JSONResponse({"error": "unauthorised"}, status_code=401)
     try:
         body = await request.json()
     except ValueError:
         return JSONResponse({"error": "expected a JSON body"}, status_code=400)
-    missing = [name for name in REQUIRED if not isinstance(body, dict) or not isinstance(body.get(name), str)]
-    if missing or body["priority"] not in handoffs.PRIORITIES:
-        return JSONResponse({"error": f"missing or invalid: {', '.join(missing) or 'priority'}"}, status_code=400)
+    missing = [name for name in fields if not isinstance(body, dict) or not isinstance(body.get(name), str)]
+    if missing:
+        return JSONResponse({"error": f"missing or invalid: {', '.join(missing)}"}, status_code=400)
+    return body
+
+
+async def open_handoff(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    body = await read_request(request, REQUIRED)
+    if isinstance(body, JSONResponse):
+        return body
+    if body["priority"] not in handoffs.PRIORITIES:
+        return JSONResponse({"error": "missing or invalid: priority"}, status_code=400)
 
     with session_scope(settings.app_db_url) as session:
         available = handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
@@ -54,16 +65,9 @@ async def open_handoff(request: Request) -> JSONResponse:
 async def store_callback(request: Request) -> JSONResponse:
     """`POST /internal/callbacks`: a consented callback request, stored with its contact fields encrypted."""
     settings: Settings = request.app.state.settings
-    if not authorised(request, settings):
-        return JSONResponse({"error": "unauthorised"}, status_code=401)
-    try:
-        body = await request.json()
-    except ValueError:
-        return JSONResponse({"error": "expected a JSON body"}, status_code=400)
-    fields = ("conversation_id", "first_name", "contact", "best_time")
-    missing = [name for name in fields if not isinstance(body, dict) or not isinstance(body.get(name), str)]
-    if missing:
-        return JSONResponse({"error": f"missing or invalid: {', '.join(missing)}"}, status_code=400)
+    body = await read_request(request, ("conversation_id", "first_name", "contact", "best_time"))
+    if isinstance(body, JSONResponse):
+        return body
     cipher = request.app.state.contact_cipher
     with session_scope(settings.app_db_url) as session:
         callback = CallbackRequest(
