@@ -19,7 +19,7 @@ from bot import handoffs
 from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings, get_settings
 from bot.store import contact_cipher, migrate, session_scope, utcnow
-from bot.web import internal_api
+from bot.web import console, internal_api
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.visitor_socket import VisitorHub
 
@@ -83,6 +83,10 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             Route("/readyz", readyz),
             WebSocketRoute("/ws", visitor_socket),
             Route("/internal/handoffs", internal_api.open_handoff, methods=["POST"]),
+            Route("/console", console.queue_page),
+            Route("/console/login", console.login_form, methods=["GET"]),
+            Route("/console/login", console.login, methods=["POST"]),
+            Route("/console/logout", console.logout, methods=["POST"]),
             Route("/internal/callbacks", internal_api.store_callback, methods=["POST"]),
         ],
         lifespan=lifespan,

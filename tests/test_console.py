@@ -1,0 +1,111 @@
+"""The staff console's sign-in, CSRF protection, lockout, queue and audit log (gateway in-process)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from bot import handoffs
+from bot.settings import load_settings
+from bot.store import AuditEntry, StaffMember, hash_password, session_scope, utcnow
+from bot.web.app import create_app
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(_env_file=None, app_db_url=f"sqlite:///{tmp_path / 'app.db'}",
+                         contact_key=Fernet.generate_key().decode())
+
+
+@pytest.fixture
+def console(settings):
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        with session_scope(settings.app_db_url) as session:
+            session.add(StaffMember(email="ana@example.org", display_name="Ana",
+                                    password_hash=hash_password(PASSWORD), created_at=utcnow()))
+        yield client
+
+
+def csrf_from(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def sign_in(console, password: str = PASSWORD, email: str = "ana@example.org"):
+    token = csrf_from(console.get("/console/login").text)
+    return console.post("/console/login", data={"csrf": token, "email": email, "password": password},
+                        follow_redirects=False)
+
+
+def audit_actions(settings) -> list:
+    with session_scope(settings.app_db_url) as session:
+        return [entry.action for entry in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+
+
+def test_the_queue_needs_a_signed_in_person(console):
+    response = console.get("/console", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/console/login"
+
+
+def test_a_forged_session_cookie_is_refused(console):
+    console.cookies.set("ew_staff", "eyJzdGFmZl9pZCI6MX0.forged.signature")
+    assert console.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_shows_the_queue_with_urgent_first_and_is_audited(console, settings):
+    with session_scope(settings.app_db_url) as session:
+        handoffs.open_handoff(session, "conv-normal", "visitor asked for a person", "normal", "request_human")
+        handoffs.open_handoff(session, "conv-urgent", "crisis_self_harm", "urgent", "crisis_self_harm")
+    response = sign_in(console)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    page = console.get("/console").text
+    assert "Signed in as Ana" in page
+    assert page.index("crisis_self_harm") < page.index("visitor asked for a person")
+    assert audit_actions(settings)[-2:] == ["console.login", "console.view_queue"]
+
+
+def test_sign_in_without_the_csrf_token_is_refused(console):
+    console.get("/console/login")
+    response = console.post("/console/login", data={"email": "ana@example.org", "password": PASSWORD},
+                            follow_redirects=False)
+    assert response.status_code == 403
+
+
+def test_a_wrong_password_is_refused_and_five_lock_the_account(console, settings):
+    for _ in range(5):
+        assert sign_in(console, password="not the password at all").status_code == 401
+    locked = sign_in(console)
+    assert locked.status_code == 423 and "locked" in locked.text
+    assert audit_actions(settings).count("console.login_failed") == 5
+    assert "console.login_locked" in audit_actions(settings)
+
+
+def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(console):
+    response = sign_in(console, email="nobody@example.org")
+    assert response.status_code == 401 and "email and password don&#x27;t match" in response.text
+
+
+def test_sign_out_needs_the_csrf_token_and_sets_presence_offline(console, settings):
+    sign_in(console)
+    page = console.get("/console").text
+    assert console.post("/console/logout", data={"csrf": "wrong"}, follow_redirects=False).status_code == 403
+    response = console.post("/console/logout", data={"csrf": csrf_from(page)}, follow_redirects=False)
+    assert response.status_code == 303
+    with session_scope(settings.app_db_url) as session:
+        assert session.execute(select(StaffMember.presence)).scalar_one() == "offline"
+    assert console.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_signing_in_makes_staff_available_for_handoffs(console, settings):
+    with session_scope(settings.app_db_url) as session:
+        assert not handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
+    sign_in(console)
+    with session_scope(settings.app_db_url) as session:
+        assert handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
