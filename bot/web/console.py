@@ -125,6 +125,15 @@ async def login(request: Request) -> Response:
     return response
 
 
+def _record_visit(session: Any, staff_id: int, action: str, now: Any, presence: Optional[str] = None) -> None:
+    """Audit a console action; it also counts as the person being seen (or leaving)."""
+    member = session.get(StaffMember, staff_id)
+    if member is not None:
+        member.last_seen = now
+        member.presence = presence or member.presence
+    session.add(AuditEntry(staff_id=staff_id, action=action, detail="", at=now))
+
+
 async def logout(request: Request) -> Response:
     staff = current_staff(request)
     if staff is None:
@@ -134,10 +143,7 @@ async def logout(request: Request) -> Response:
         return _page("Refused", "<p>Sign-out was not sent from this console.</p>", 403)
     settings: Settings = request.app.state.settings
     with session_scope(settings.app_db_url) as session:
-        member = session.get(StaffMember, staff["staff_id"])
-        if member is not None:
-            member.presence = "offline"
-        session.add(AuditEntry(staff_id=staff["staff_id"], action="console.logout", detail="", at=utcnow()))
+        _record_visit(session, staff["staff_id"], "console.logout", utcnow(), presence="offline")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -150,10 +156,7 @@ async def queue_page(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     now = utcnow()
     with session_scope(settings.app_db_url) as session:
-        member = session.get(StaffMember, staff["staff_id"])
-        if member is not None:
-            member.last_seen = now
-        session.add(AuditEntry(staff_id=staff["staff_id"], action="console.view_queue", detail="", at=now))
+        _record_visit(session, staff["staff_id"], "console.view_queue", now)
         rows = [
             "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
                 h.status, h.priority, h.reason, f"{int((now - h.created_at).total_seconds() // 60)} min",
