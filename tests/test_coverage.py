@@ -24,7 +24,7 @@ ANSWERED_WITHOUT_KNOWLEDGE = {
     "deny": "utter_no_problem",
 }
 # Entries reached by id from an action rather than by intent or entity.
-REACHED_BY_ID = {"disclosure", "handoff_waiting", "handoff_expired", "callback_saved", "callback_declined"}
+REACHED_BY_ID = {"disclosure", "handoff_waiting", "handoff_expired", "handoff_resolved", "callback_saved", "callback_declined"}
 MIN_EXAMPLES = 25
 # The catalogue's 39 intent names: a contract with the console's analytics and the evaluation.
 CATALOGUE_INTENTS = {

@@ -21,8 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot import handoffs
+from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings
-from bot.store import AuditEntry, StaffMember, hash_password, session_scope, utcnow, verify_password
+from bot.store import AuditEntry, Handoff, StaffMember, hash_password, session_scope, utcnow, verify_password
+from bot.web.rasa_client import RasaUnavailable
+from bot.web.transcript import history as transcript_history
 
 SESSION_COOKIE = "ew_staff"
 CSRF_COOKIE = "ew_csrf"
@@ -125,13 +128,14 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _record_visit(session: Any, staff_id: int, action: str, now: Any, presence: Optional[str] = None) -> None:
+def _record_visit(session: Any, staff_id: int, action: str, now: Any, presence: Optional[str] = None,
+                  conversation_id: Optional[str] = None) -> None:
     """Audit a console action; it also counts as the person being seen (or leaving)."""
     member = session.get(StaffMember, staff_id)
     if member is not None:
         member.last_seen = now
         member.presence = presence or member.presence
-    session.add(AuditEntry(staff_id=staff_id, action=action, detail="", at=now))
+    session.add(AuditEntry(staff_id=staff_id, action=action, conversation_id=conversation_id, detail="", at=now))
 
 
 async def logout(request: Request) -> Response:
@@ -161,7 +165,7 @@ async def queue_page(request: Request) -> Response:
             "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
                 h.status, h.priority, h.reason, f"{int((now - h.created_at).total_seconds() // 60)} min",
                 h.last_visitor_message or "",
-            )) + "</tr>"
+            )) + f'<td><a href="/console/handoffs/{h.id}">Open</a></td></tr>'
             for h in handoffs.queue(session, now=now)
         ]
     table = ("<table><thead><tr><th>Status</th><th>Priority</th><th>Reason</th><th>Waiting</th>"
@@ -170,3 +174,123 @@ async def queue_page(request: Request) -> Response:
     return _page("Queue", f"""<h1>Queue</h1><p>Signed in as {html.escape(staff["name"])}.</p>
 <form method="post" action="/console/logout"><input type="hidden" name="csrf" value="{staff["csrf"]}">
 <button type="submit">Sign out</button></form>{table}""")
+
+
+def _signed_in_with_csrf(request: Request, form: Any) -> Optional[Dict[str, Any]]:
+    staff = current_staff(request)
+    if staff is None or not _csrf_ok(request, form.get("csrf"), staff["csrf"]):
+        return None
+    return staff
+
+
+async def conversation_page(request: Request) -> Response:
+    """The whole transcript (bot, visitor and staff), with claim, reply and resolve."""
+    staff = current_staff(request)
+    if staff is None:
+        return RedirectResponse("/console/login", status_code=303)
+    settings: Settings = request.app.state.settings
+    handoff_id = int(request.path_params["handoff_id"])
+    with session_scope(settings.app_db_url) as session:
+        handoff = session.get(Handoff, handoff_id)
+        if handoff is None:
+            return _page("Not found", "<p>No such conversation.</p>", 404)
+        conversation_id, status, priority = handoff.conversation_id, handoff.status, handoff.priority
+        mine = handoff.assigned_to == staff["staff_id"]
+        _record_visit(session, staff["staff_id"], "console.view_conversation", utcnow(), conversation_id=conversation_id)
+    try:
+        events = await request.app.state.rasa.events(conversation_id)
+    except RasaUnavailable:
+        return _page("Unavailable", "<p>The transcript can't be loaded right now (the assistant's server is "
+                                    "not answering). Try again in a minute.</p>", 503)
+    lines = []
+    for entry in transcript_history(events):
+        who = {"visitor": "Visitor", "bot": "Assistant"}.get(entry["role"], entry.get("name") or "Staff")
+        lines.append(f"<li><strong>{html.escape(who)}:</strong> {html.escape(entry['text'])}</li>")
+    csrf = staff["csrf"]
+    actions = ""
+    if status == "waiting":
+        actions = _button(f"/console/handoffs/{handoff_id}/claim", csrf, "Claim")
+    elif status == "active" and mine:
+        actions = (f'''<form method="post" action="/console/handoffs/{handoff_id}/reply">
+<input type="hidden" name="csrf" value="{csrf}"><label>Reply<br><textarea name="text" required maxlength="2000">
+</textarea></label><button type="submit">Send</button></form>'''
+                   + _button(f"/console/handoffs/{handoff_id}/resolve", csrf, "Resolve"))
+    return _page("Conversation", f"""<p><a href="/console">Queue</a></p>
+<h1>Conversation ({html.escape(status)}, {html.escape(priority)})</h1><ol>{"".join(lines)}</ol>{actions}""")
+
+
+def _button(action: str, csrf: str, label: str) -> str:
+    return (f'<form method="post" action="{action}"><input type="hidden" name="csrf" value="{csrf}">'
+            f'<button type="submit">{html.escape(label)}</button></form>')
+
+
+async def claim_handoff(request: Request) -> Response:
+    form = await request.form()
+    staff = _signed_in_with_csrf(request, form)
+    if staff is None:
+        return _page("Refused", "<p>Sign in, and use the console's own forms.</p>", 403)
+    handoff_id = int(request.path_params["handoff_id"])
+    try:
+        with session_scope(request.app.state.settings.app_db_url) as session:
+            handoffs.claim(session, handoff_id, staff["staff_id"])
+    except handoffs.HandoffError as exc:
+        return _page("Not claimed", f"<p>{html.escape(str(exc))}</p><p><a href=\"/console\">Queue</a></p>", 409)
+    return RedirectResponse(f"/console/handoffs/{handoff_id}", status_code=303)
+
+
+async def reply(request: Request) -> Response:
+    form = await request.form()
+    staff = _signed_in_with_csrf(request, form)
+    if staff is None:
+        return _page("Refused", "<p>Sign in, and use the console's own forms.</p>", 403)
+    settings: Settings = request.app.state.settings
+    handoff_id = int(request.path_params["handoff_id"])
+    text = str(form.get("text") or "").strip()[: settings.max_message_chars]
+    with session_scope(settings.app_db_url) as session:
+        handoff = session.get(Handoff, handoff_id)
+        if handoff is None or handoff.status != "active" or handoff.assigned_to != staff["staff_id"] or not text:
+            return _page("Not sent", "<p>Claim the conversation first, and type a message.</p>", 409)
+        conversation_id = handoff.conversation_id
+        session.add(AuditEntry(staff_id=staff["staff_id"], action="console.reply", conversation_id=conversation_id,
+                               detail=f"handoff {handoff_id}", at=utcnow()))
+    try:
+        await request.app.state.rasa.record_staff_message(conversation_id, text, staff["name"])
+    except RasaUnavailable:
+        return _page("Not sent", "<p>The message could not be saved to the transcript, so it was not sent. "
+                                 "Try again in a minute.</p>", 503)
+    await request.app.state.hub.broadcast(conversation_id, {
+        "type": "bot", "role": "staff", "name": staff["name"], "reply_to": None, "urgent": False,
+        "ts": utcnow().timestamp(), "messages": [{"text": text, "buttons": [], "urgent": False}],
+    })
+    return RedirectResponse(f"/console/handoffs/{handoff_id}", status_code=303)
+
+
+async def resolve_handoff(request: Request) -> Response:
+    form = await request.form()
+    staff = _signed_in_with_csrf(request, form)
+    if staff is None:
+        return _page("Refused", "<p>Sign in, and use the console's own forms.</p>", 403)
+    settings: Settings = request.app.state.settings
+    handoff_id = int(request.path_params["handoff_id"])
+    with session_scope(settings.app_db_url) as session:
+        handoff = session.get(Handoff, handoff_id)
+        if handoff is None or handoff.status != "active":
+            return _page("Not resolved", "<p>Only a claimed conversation can be resolved.</p>", 409)
+        conversation_id = handoff.conversation_id
+    back = knowledge().get("handoff_resolved").short
+    # Switch the bot back on first: a handoff is only marked resolved once the visitor has the bot again.
+    try:
+        await request.app.state.rasa.resume(conversation_id, back)
+    except RasaUnavailable:
+        return _page("Not resolved", "<p>The assistant's server did not answer, so the conversation is still "
+                                     "yours. Try again in a minute.</p>", 503)
+    try:
+        with session_scope(settings.app_db_url) as session:
+            handoffs.resolve(session, handoff_id, staff["staff_id"])
+    except handoffs.HandoffError as exc:
+        return _page("Not resolved", f"<p>{html.escape(str(exc))}</p>", 409)
+    await request.app.state.hub.broadcast(conversation_id, {
+        "type": "bot", "reply_to": None, "urgent": False, "ts": utcnow().timestamp(),
+        "messages": [{"text": back, "buttons": [], "urgent": False}],
+    })
+    return RedirectResponse("/console", status_code=303)

@@ -64,6 +64,18 @@ class RasaClient:
         except httpx.HTTPError as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
 
+    async def record_staff_message(self, conversation_id: str, text: str, staff_name: str) -> None:
+        """Add a staff member's message to the transcript, so one tracker holds every voice."""
+        try:
+            response = await self._http.post(
+                f"{self._base}/conversations/{conversation_id}/tracker/events",
+                params={"token": self._settings.rasa_token},
+                json=[{"event": "bot", "text": text, "metadata": {"staff_name": staff_name}}],
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+
     async def readiness(self) -> Optional[str]:
         """None when Rasa has a model loaded and the action server answers, else the reason."""
         try:

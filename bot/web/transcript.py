@@ -40,8 +40,10 @@ def history(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             })
         elif kind == "bot" and event.get("text"):
             data = event.get("data") or {}
+            staff_name = (event.get("metadata") or {}).get("staff_name")
             entries.append({
-                "role": "bot",
+                "role": "staff" if staff_name else "bot",
+                "name": staff_name,
                 "text": event["text"],
                 "buttons": data.get("buttons") or [],
                 "urgent": bool((data.get("custom") or {}).get("urgent")),

@@ -1,0 +1,112 @@
+"""A visitor asks for a person; staff claim, reply and resolve in the console; the bot answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+import requests
+import websockets
+from sqlalchemy import select, update
+
+from bot.knowledge.loader import default as knowledge
+from bot.store import Handoff, StaffMember, hash_password, session_scope, utcnow
+
+pytestmark = pytest.mark.integration
+PASSWORD = "a long enough staff password"
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+class Staff:
+    """A staff member's browser session against the real gateway."""
+
+    def __init__(self, stack):
+        self.base = stack.gateway_url
+        self.http = requests.Session()
+
+    def sign_in(self, email: str) -> None:
+        token = csrf_of(self.http.get(f"{self.base}/console/login", timeout=10).text)
+        response = self.http.post(f"{self.base}/console/login", timeout=10,
+                                  data={"csrf": token, "email": email, "password": PASSWORD})
+        assert "Signed in as" in response.text
+
+    def post(self, path: str, **fields) -> requests.Response:
+        page = self.http.get(f"{self.base}/console", timeout=10).text
+        return self.http.post(f"{self.base}{path}", data={"csrf": csrf_of(page), **fields}, timeout=10)
+
+
+async def next_bot_frame(ws) -> dict:
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        if frame["type"] == "bot" and frame["messages"]:
+            return frame
+
+
+def test_staff_take_over_reply_and_hand_back(stack):
+    with session_scope(stack.settings.app_db_url) as session:
+        session.add(StaffMember(email="round@example.org", display_name="Rosa",
+                                password_hash=hash_password(PASSWORD), created_at=utcnow()))
+    staff = Staff(stack)
+    staff.sign_in("round@example.org")
+
+    async def visit():
+        async with websockets.connect(stack.gateway_url.replace("http", "ws") + "/ws") as ws:
+            await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
+            conversation_id = json.loads(await ws.recv())["conversation_id"]
+            await ws.send(json.dumps({"type": "message", "client_id": "c-1", "text": "i want to talk to a real person"}))
+            waiting = await next_bot_frame(ws)
+            assert waiting["messages"][-1]["text"] == knowledge().get("handoff_waiting").short
+
+            with session_scope(stack.settings.app_db_url) as session:
+                handoff_id = session.execute(
+                    select(Handoff.id).where(Handoff.conversation_id == conversation_id)).scalar_one()
+            assert (await asyncio.to_thread(staff.post, f"/console/handoffs/{handoff_id}/claim")).ok
+            await ws.send(json.dumps({"type": "message", "client_id": "c-2", "text": "thanks, i'll wait"}))
+            await asyncio.to_thread(staff.post, f"/console/handoffs/{handoff_id}/reply", text="Hi, this is Rosa.")
+            staff_frame = await next_bot_frame(ws)
+            assert staff_frame["role"] == "staff" and staff_frame["messages"][0]["text"] == "Hi, this is Rosa."
+
+            page = await asyncio.to_thread(staff.http.get, f"{stack.gateway_url}/console/handoffs/{handoff_id}")
+            assert "thanks, i&#x27;ll wait" in page.text and "Rosa:</strong> Hi, this is Rosa." in page.text
+
+            await asyncio.to_thread(staff.post, f"/console/handoffs/{handoff_id}/resolve")
+            back = await next_bot_frame(ws)
+            assert back["messages"][0]["text"] == knowledge().get("handoff_resolved").short
+            await ws.send(json.dumps({"type": "message", "client_id": "c-3", "text": "what is iop"}))
+            answer = await next_bot_frame(ws)
+            assert answer["messages"][-1]["text"] == knowledge().get("iop").short
+            return conversation_id
+
+    try:
+        conversation_id = asyncio.run(visit())
+    finally:
+        with session_scope(stack.settings.app_db_url) as session:
+            session.execute(update(StaffMember).values(presence="offline"))
+
+    events = stack.events(conversation_id)
+    voices = [("staff" if (e.get("metadata") or {}).get("staff_name") else e["event"]) for e in events
+              if e["event"] in ("user", "bot")]
+    assert "user" in voices and "bot" in voices and "staff" in voices
+    staff_event = next(e for e in events if (e.get("metadata") or {}).get("staff_name"))
+    assert staff_event["metadata"]["staff_name"] == "Rosa"
+    with session_scope(stack.settings.app_db_url) as session:
+        assert session.execute(select(Handoff.status).where(Handoff.id == handoff_id_of(session, conversation_id))
+                               ).scalar_one() == "resolved"
+
+
+def handoff_id_of(session, conversation_id: str) -> int:
+    return session.execute(select(Handoff.id).where(Handoff.conversation_id == conversation_id)).scalar_one()
+
+
+def test_console_pages_refuse_without_sign_in(stack):
+    for path in ("/console", "/console/handoffs/1"):
+        response = requests.get(f"{stack.gateway_url}{path}", allow_redirects=False, timeout=10)
+        assert response.status_code == 303 and response.headers["location"] == "/console/login"
+    for action in ("claim", "reply", "resolve"):
+        response = requests.post(f"{stack.gateway_url}/console/handoffs/1/{action}", data={"csrf": "x"}, timeout=10)
+        assert response.status_code == 403
