@@ -6,11 +6,9 @@ import unicodedata
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import request_handoff
-from actions.replies import knowledge, short_answer
+from actions.handoff import try_hand_over
 
 FALLBACK_INTENT = "nlu_fallback"
 # Past this many characters a message is more likely pasted text than a question.
@@ -57,9 +55,9 @@ class ActionRephraseOrOfferPerson(Action):
             dispatcher.utter_message(response=unreadable)
         elif misses_in_a_row(tracker) >= 2:
             # A person is asked to step in; if no one is free, the visitor is offered one.
-            if await request_handoff(tracker, "two misunderstandings in a row", "normal") == "waiting":
-                dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
-                return [ConversationPaused()]
+            paused = await try_hand_over(dispatcher, tracker, "two misunderstandings in a row")
+            if paused is not None:
+                return paused
             dispatcher.utter_message(response="utter_offer_person")
         else:
             dispatcher.utter_message(response="utter_ask_rephrase")

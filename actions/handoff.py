@@ -34,11 +34,20 @@ def send_person_details(dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(text=message["text"], buttons=message["buttons"] + [CALLBACK_BUTTON])
 
 
+async def try_hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
+                        priority: str = "normal") -> Optional[List[Dict[Text, Any]]]:
+    """Pause the conversation for a person if one can take it now; None if no one can."""
+    if await request_handoff(tracker, reason, priority) != "waiting":
+        return None
+    dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
+    return [ConversationPaused()]
+
+
 async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> List[Dict[Text, Any]]:
     """Hand the conversation to a person if one is available, else give the ways to reach one."""
-    if await request_handoff(tracker, reason, "normal") == "waiting":
-        dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
-        return [ConversationPaused()]
+    paused = await try_hand_over(dispatcher, tracker, reason)
+    if paused is not None:
+        return paused
     send_person_details(dispatcher)
     return []
 
@@ -63,7 +72,4 @@ class ActionOpenUrgentHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "crisis"
-        if await request_handoff(tracker, intent, "urgent") == "waiting":
-            dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
-            return [ConversationPaused()]
-        return []
+        return await try_hand_over(dispatcher, tracker, intent, "urgent") or []

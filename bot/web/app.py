@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from bot import handoffs
 from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings, get_settings
-from bot.store import contact_cipher, migrate, session_scope, utcnow
+from bot.store import contact_cipher, migrate, session_scope
 from bot.web import console, internal_api
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.visitor_socket import VisitorHub
@@ -111,11 +111,8 @@ async def expire_overdue(app: Starlette, now=None) -> int:
             await app.state.rasa.resume(conversation_id, entry.short)
         except RasaUnavailable as exc:
             logger.warning("could not resume an expired handoff's conversation: %s", exc)
-        await app.state.hub.broadcast(conversation_id, {
-            "type": "bot", "reply_to": None, "urgent": False, "ts": utcnow().timestamp(),
-            "messages": [{"text": entry.short, "buttons": [{"title": "Request a call back", "payload": "/request_callback"}],
-                          "urgent": False}],
-        })
+        await app.state.hub.say(conversation_id, entry.short,
+                                [{"title": "Request a call back", "payload": "/request_callback"}])
     return len(conversation_ids)
 
 

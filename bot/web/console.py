@@ -13,7 +13,7 @@ import functools
 import html
 import secrets
 from datetime import timedelta
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -176,11 +176,16 @@ async def queue_page(request: Request) -> Response:
 <button type="submit">Sign out</button></form>{table}""")
 
 
-def _signed_in_with_csrf(request: Request, form: Any) -> Optional[Dict[str, Any]]:
+REFUSED = "<p>Sign in, and use the console's own forms.</p>"
+
+
+async def _staff_form(request: Request) -> Tuple[Optional[Dict[str, Any]], Any]:
+    """(signed-in staff, form) for a console POST; staff is None without a session or a matching CSRF token."""
+    form = await request.form()
     staff = current_staff(request)
     if staff is None or not _csrf_ok(request, form.get("csrf"), staff["csrf"]):
-        return None
-    return staff
+        return None, form
+    return staff, form
 
 
 async def conversation_page(request: Request) -> Response:
@@ -225,10 +230,9 @@ def _button(action: str, csrf: str, label: str) -> str:
 
 
 async def claim_handoff(request: Request) -> Response:
-    form = await request.form()
-    staff = _signed_in_with_csrf(request, form)
+    staff, _ = await _staff_form(request)
     if staff is None:
-        return _page("Refused", "<p>Sign in, and use the console's own forms.</p>", 403)
+        return _page("Refused", REFUSED, 403)
     handoff_id = int(request.path_params["handoff_id"])
     try:
         with session_scope(request.app.state.settings.app_db_url) as session:
@@ -239,10 +243,9 @@ async def claim_handoff(request: Request) -> Response:
 
 
 async def reply(request: Request) -> Response:
-    form = await request.form()
-    staff = _signed_in_with_csrf(request, form)
+    staff, form = await _staff_form(request)
     if staff is None:
-        return _page("Refused", "<p>Sign in, and use the console's own forms.</p>", 403)
+        return _page("Refused", REFUSED, 403)
     settings: Settings = request.app.state.settings
     handoff_id = int(request.path_params["handoff_id"])
     text = str(form.get("text") or "").strip()[: settings.max_message_chars]
@@ -258,18 +261,14 @@ async def reply(request: Request) -> Response:
     except RasaUnavailable:
         return _page("Not sent", "<p>The message could not be saved to the transcript, so it was not sent. "
                                  "Try again in a minute.</p>", 503)
-    await request.app.state.hub.broadcast(conversation_id, {
-        "type": "bot", "role": "staff", "name": staff["name"], "reply_to": None, "urgent": False,
-        "ts": utcnow().timestamp(), "messages": [{"text": text, "buttons": [], "urgent": False}],
-    })
+    await request.app.state.hub.say(conversation_id, text, staff_name=staff["name"])
     return RedirectResponse(f"/console/handoffs/{handoff_id}", status_code=303)
 
 
 async def resolve_handoff(request: Request) -> Response:
-    form = await request.form()
-    staff = _signed_in_with_csrf(request, form)
+    staff, _ = await _staff_form(request)
     if staff is None:
-        return _page("Refused", "<p>Sign in, and use the console's own forms.</p>", 403)
+        return _page("Refused", REFUSED, 403)
     settings: Settings = request.app.state.settings
     handoff_id = int(request.path_params["handoff_id"])
     with session_scope(settings.app_db_url) as session:
@@ -289,8 +288,5 @@ async def resolve_handoff(request: Request) -> Response:
             handoffs.resolve(session, handoff_id, staff["staff_id"])
     except handoffs.HandoffError as exc:
         return _page("Not resolved", f"<p>{html.escape(str(exc))}</p>", 409)
-    await request.app.state.hub.broadcast(conversation_id, {
-        "type": "bot", "reply_to": None, "urgent": False, "ts": utcnow().timestamp(),
-        "messages": [{"text": back, "buttons": [], "urgent": False}],
-    })
+    await request.app.state.hub.say(conversation_id, back)
     return RedirectResponse("/console", status_code=303)

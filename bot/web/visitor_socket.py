@@ -74,6 +74,15 @@ class VisitorHub:
             if socket is not skip:
                 await _send(socket, frame)
 
+    async def say(self, conversation_id: str, text: str, buttons: Optional[list] = None,
+                  staff_name: Optional[str] = None) -> None:
+        """A message not answering any visitor message (staff reply, handback, expiry) to every open tab."""
+        frame: Dict[str, Any] = {"type": "bot", "reply_to": None, "urgent": False, "ts": time.time(),
+                                 "messages": [{"text": text, "buttons": buttons or [], "urgent": False}]}
+        if staff_name:
+            frame.update(role="staff", name=staff_name)
+        await self.broadcast(conversation_id, frame)
+
     async def serve(self, websocket: WebSocket) -> None:
         ip = websocket.client.host if websocket.client else "unknown"
         await websocket.accept()
