@@ -1,4 +1,4 @@
-"""Command line: `python -m bot train | model-path | check | staff ... | serve rasa|actions|gateway`."""
+"""Command line: `python -m bot train | model-path | check | purge | staff ... | serve rasa|actions|gateway`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("server", choices=["rasa", "actions", "gateway"])
     commands.add_parser("model-path", help="print the model file for the current data")
     commands.add_parser("check", help="validate settings, the knowledge file and the crisis patterns")
+    purge = commands.add_parser(
+        "purge", help="delete conversations, notes, closed handoffs and callbacks older than RETENTION_DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
     commands.add_parser("staff", help="staff console accounts: add, list, reset-password, unlock (see --help)")
     args = parser.parse_args(argv)
 
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"settings, {settings.knowledge_file.name} and crisis patterns are valid")
             print(f"demo page with the chat widget: http://{settings.gateway_host}:{settings.gateway_port}/")
             print(f"rasa REST channel (loopback):   http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook")
+        elif args.command == "purge":
+            purge_expired_data(settings, args.dry_run)
         elif args.command == "serve":
             check_data_files()
             return serve_forever(args.server, settings)
@@ -60,6 +65,18 @@ def check_data_files() -> None:
 
     knowledge()
     CrisisDetector.from_file()
+
+
+def purge_expired_data(settings, dry_run: bool) -> None:
+    from bot.retention import purge_expired
+    from bot.store import migrate
+
+    # As the staff command does: a fresh install's app DB gets its tables instead of an error.
+    migrate(settings.app_db_url)
+    report = purge_expired(settings, dry_run=dry_run)
+    verb = "would be deleted" if dry_run else "deleted"
+    for kind, count in report.counts().items():
+        print(f"{kind.replace('_', ' ')}: {count} {verb} (older than {report.cutoff:%Y-%m-%d %H:%M} UTC)")
 
 
 def serve_forever(server: str, settings) -> int:

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     staff_hours: str = ""
     # The clock staff_hours is read in (the clinic is in St. Louis).
     staff_timezone: str = "America/Chicago"
+    # The console highlights a handoff that has waited longer than this.
+    waiting_highlight_minutes: int = Field(3, ge=1)
+    # Transcripts, notes, handoffs and callback requests older than this are deleted (domain.md: privacy).
+    retention_days: int = Field(180, ge=1)
 
     class Config:
         env_file = REPO_ROOT / ".env"

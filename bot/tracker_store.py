@@ -28,16 +28,18 @@ STATE_EVENT_TYPES = ("slot",) + tuple(name for group in STATE_EVENT_GROUPS for n
 # type (and slot) in this conversation", which this index answers with a seek
 # instead of a scan of the whole conversation.
 STATE_INDEX = "ix_events_sender_type_name_id"
+# Made once: an Index joins its table's metadata, so one made per store would be created again by
+# every later store's create_all, and on a new PostgreSQL database the duplicate undoes the table.
+_EVENT = SQLTrackerStore.SQLEvent
+_STATE_INDEX = sa.Index(STATE_INDEX, _EVENT.sender_id, _EVENT.type_name, _EVENT.action_name, _EVENT.id)
 
 
 class RecentEventsSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, recent_events: int = RECENT_EVENTS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.recent_events = recent_events
-        event = self.SQLEvent
-        sa.Index(STATE_INDEX, event.sender_id, event.type_name, event.action_name, event.id).create(
-            self.engine, checkfirst=True
-        )
+        # A database made before the index existed gets it now; a new one got it with the table.
+        _STATE_INDEX.create(self.engine, checkfirst=True)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:

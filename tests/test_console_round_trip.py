@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 
@@ -12,7 +13,7 @@ import websockets
 from sqlalchemy import select, update
 
 from bot.knowledge.loader import default as knowledge
-from bot.store import Handoff, StaffMember, hash_password, session_scope, utcnow
+from bot.store import AuditEntry, Handoff, StaffMember, hash_password, session_scope, utcnow
 
 pytestmark = pytest.mark.integration
 PASSWORD = "a long enough staff password"
@@ -56,7 +57,8 @@ def test_staff_take_over_reply_and_hand_back(stack):
 
     async def visit():
         async with websockets.connect(stack.gateway_url.replace("http", "ws") + "/ws") as ws:
-            await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
+            await ws.send(json.dumps({"type": "hello", "conversation_id": None,
+                                      "page_url": "https://engage.example/kratom-withdrawal"}))
             conversation_id = json.loads(await ws.recv())["conversation_id"]
             await ws.send(json.dumps({"type": "message", "client_id": "c-1", "text": "i want to talk to a real person"}))
             waiting = await next_bot_frame(ws)
@@ -71,8 +73,12 @@ def test_staff_take_over_reply_and_hand_back(stack):
             staff_frame = await next_bot_frame(ws)
             assert staff_frame["role"] == "staff" and staff_frame["messages"][0]["text"] == "Hi, this is Rosa."
 
-            page = await asyncio.to_thread(staff.http.get, f"{stack.gateway_url}/console/handoffs/{handoff_id}")
-            assert "thanks, i&#x27;ll wait" in page.text and "Rosa:</strong> Hi, this is Rosa." in page.text
+            await asyncio.to_thread(staff.post, f"/console/handoffs/{handoff_id}/notes", text="Asked about IOP.")
+            page = html.unescape((await asyncio.to_thread(
+                staff.http.get, f"{stack.gateway_url}/console/handoffs/{handoff_id}")).text)
+            assert "thanks, i'll wait" in page and "Rosa:</strong> Hi, this is Rosa." in page
+            assert "https://engage.example/kratom-withdrawal" in page and "UTC" in page
+            assert "Asked about IOP." in page
 
             await asyncio.to_thread(staff.post, f"/console/handoffs/{handoff_id}/resolve")
             back = await next_bot_frame(ws)
@@ -92,11 +98,16 @@ def test_staff_take_over_reply_and_hand_back(stack):
     voices = [("staff" if (e.get("metadata") or {}).get("staff_name") else e["event"]) for e in events
               if e["event"] in ("user", "bot")]
     assert "user" in voices and "bot" in voices and "staff" in voices
+    assert not any("Asked about IOP." in json.dumps(event) for event in events), "a note reached the tracker"
     staff_event = next(e for e in events if (e.get("metadata") or {}).get("staff_name"))
     assert staff_event["metadata"]["staff_name"] == "Rosa"
     with session_scope(stack.settings.app_db_url) as session:
         assert session.execute(select(Handoff.status).where(Handoff.id == handoff_id_of(session, conversation_id))
                                ).scalar_one() == "resolved"
+        audited = set(session.execute(select(AuditEntry.action).where(AuditEntry.conversation_id == conversation_id))
+                      .scalars())
+    assert {"console.view_conversation", "console.reply", "console.note", "handoff.claim",
+            "handoff.resolve"} <= audited
 
 
 def handoff_id_of(session, conversation_id: str) -> int:

@@ -14,6 +14,8 @@ from bot.knowledge.loader import default as knowledge
 from bot.store import Handoff, StaffMember, hash_password, session_scope, utcnow
 from bot.web.app import expire_overdue
 from bot.web.rasa_client import RasaClient
+from bot.web.console.live import StaffHub
+from bot.web.event_bus import EventBus
 from bot.web.visitor_socket import VisitorHub
 
 pytestmark = pytest.mark.integration
@@ -90,9 +92,10 @@ def test_an_unclaimed_handoff_expires_and_the_bot_answers_again(stack, sender):
 
 async def expire_once(stack, now) -> int:
     """One round of the gateway's expiry job, run here so the test controls the clock."""
-    rasa = RasaClient(stack.settings)
+    rasa, bus = RasaClient(stack.settings), EventBus()
     gateway = SimpleNamespace(state=SimpleNamespace(settings=stack.settings, rasa=rasa,
-                                                    hub=VisitorHub(stack.settings, rasa)))
+                                                    hub=VisitorHub(stack.settings, rasa, bus),
+                                                    staff_hub=StaffHub(stack.settings, bus)))
     try:
         return await expire_overdue(gateway, now=now)
     finally:

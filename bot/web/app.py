@@ -1,4 +1,4 @@
-"""The gateway's ASGI app: widget, demo page, visitor websocket, health checks."""
+"""The gateway's ASGI app: widget, demo page, visitor websocket, staff console, internal API, health checks."""
 
 from __future__ import annotations
 
@@ -15,16 +15,20 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from bot import handoffs
+from bot import handoffs, retention
 from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings, get_settings
 from bot.store import contact_cipher, migrate, session_scope
 from bot.web import console, internal_api
+from bot.web.console.live import StaffHub
+from bot.web.event_bus import EventBus
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.visitor_socket import VisitorHub
 
 logger = logging.getLogger(__name__)
 EXPIRY_CHECK_SECONDS = 30
+# Retention runs once a day from each gateway; deleting what is already gone is harmless.
+RETENTION_SECONDS = 24 * 3600
 
 STATIC = Path(__file__).resolve().parent / "static"
 PRIVACY_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Privacy</title>
@@ -46,10 +50,17 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         # Fails here, at start-up, when no key is configured outside development.
         app.state.contact_cipher = contact_cipher(settings)
         app.state.rasa = RasaClient(settings)
-        app.state.hub = VisitorHub(settings, app.state.rasa)
-        expiry = asyncio.create_task(expire_overdue_forever(app))
+        app.state.bus = EventBus(settings.redis_url)
+        app.state.staff_hub = StaffHub(settings, app.state.bus)
+        app.state.hub = VisitorHub(settings, app.state.rasa, app.state.bus,
+                                   on_paused_message=app.state.staff_hub.visitor_wrote)
+        await app.state.bus.start()
+        background = [asyncio.create_task(expire_overdue_forever(app)),
+                      asyncio.create_task(purge_expired_daily(settings))]
         yield
-        expiry.cancel()
+        for task in background:
+            task.cancel()
+        await app.state.bus.close()
         await app.state.rasa.close()
 
     async def demo_page(request: Request) -> FileResponse:
@@ -83,15 +94,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             Route("/readyz", readyz),
             WebSocketRoute("/ws", visitor_socket),
             Route("/internal/handoffs", internal_api.open_handoff, methods=["POST"]),
-            Route("/console", console.queue_page),
-            Route("/console/login", console.login_form, methods=["GET"]),
-            Route("/console/login", console.login, methods=["POST"]),
-            Route("/console/logout", console.logout, methods=["POST"]),
-            Route("/console/handoffs/{handoff_id:int}", console.conversation_page),
-            Route("/console/handoffs/{handoff_id:int}/claim", console.claim_handoff, methods=["POST"]),
-            Route("/console/handoffs/{handoff_id:int}/reply", console.reply, methods=["POST"]),
-            Route("/console/handoffs/{handoff_id:int}/resolve", console.resolve_handoff, methods=["POST"]),
             Route("/internal/callbacks", internal_api.store_callback, methods=["POST"]),
+            *console.routes(),
         ],
         lifespan=lifespan,
     )
@@ -102,18 +106,19 @@ async def expire_overdue(app: Starlette, now=None) -> int:
     settings: Settings = app.state.settings
     with session_scope(settings.app_db_url) as session:
         expired = handoffs.expire_waiting(session, timedelta(minutes=settings.handoff_wait_minutes), now=now)
-        conversation_ids = [handoff.conversation_id for handoff in expired]
-    if not conversation_ids:
+        conversations = [(handoff.id, handoff.conversation_id, handoff.priority) for handoff in expired]
+    if not conversations:
         return 0
     entry = knowledge().get("handoff_expired")
-    for conversation_id in conversation_ids:
+    for handoff_id, conversation_id, priority in conversations:
+        await app.state.staff_hub.queue_changed("expired", handoff_id, priority)
         try:
             await app.state.rasa.resume(conversation_id, entry.short)
         except RasaUnavailable as exc:
             logger.warning("could not resume an expired handoff's conversation: %s", exc)
         await app.state.hub.say(conversation_id, entry.short,
                                 [{"title": "Request a call back", "payload": "/request_callback"}])
-    return len(conversation_ids)
+    return len(conversations)
 
 
 async def expire_overdue_forever(app: Starlette) -> None:
@@ -123,3 +128,14 @@ async def expire_overdue_forever(app: Starlette) -> None:
             await expire_overdue(app)
         except Exception:  # a failed round must not stop later ones
             logger.exception("handoff expiry round failed")
+
+
+async def purge_expired_daily(settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(RETENTION_SECONDS)
+        try:
+            report = await asyncio.to_thread(retention.purge_expired, settings)
+            logger.info("retention: %s", report)
+        except Exception:  # a failed round must not stop later ones
+            logger.exception("retention round failed")
+

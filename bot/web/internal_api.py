@@ -58,7 +58,8 @@ async def open_handoff(request: Request) -> JSONResponse:
         handoff = handoffs.open_handoff(
             session, body["conversation_id"], body["reason"], body["priority"], body.get("last_intent")
         )
-        handoff_id = handoff.id
+        handoff_id, priority = handoff.id, handoff.priority
+    await request.app.state.staff_hub.queue_changed("opened", handoff_id, priority)
     return JSONResponse({"status": "waiting" if available else "unavailable", "handoff_id": handoff_id})
 
 

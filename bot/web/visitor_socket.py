@@ -7,12 +7,14 @@ import json
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from typing import Any, Dict, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, Optional, Set
+from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.settings import Settings
 from bot.web import conversation_ids
+from bot.web.event_bus import Event, EventBus
 from bot.web.limits import ConnectionLimit, MessageRateLimit
 from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.transcript import bot_messages, history, is_urgent
@@ -22,6 +24,11 @@ logger = logging.getLogger(__name__)
 # Answers kept per conversation so a message re-sent after a reconnect is answered, not re-run.
 REMEMBERED_REPLIES = 50
 REMEMBERED_CONVERSATIONS = 10_000
+# A page address longer than this is not a real page the widget sits on.
+MAX_PAGE_URL_CHARS = 500
+
+# Told of a visitor message Rasa recorded without answering (a person has the conversation).
+PausedMessageHandler = Callable[[str, str, float], Awaitable[None]]
 
 
 def error_frame(code: str, message: str, **extra: Any) -> Dict[str, Any]:
@@ -60,9 +67,13 @@ class ReplyMemory:
 class VisitorHub:
     """Open visitor sockets by conversation, and the per-conversation order of relays."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient) -> None:
+    def __init__(self, settings: Settings, rasa: RasaClient, bus: EventBus,
+                 on_paused_message: Optional[PausedMessageHandler] = None) -> None:
         self.settings = settings
         self.rasa = rasa
+        self.bus = bus
+        self.on_paused_message = on_paused_message
+        bus.subscribe(self._deliver)
         self.sockets: Dict[str, Set[WebSocket]] = defaultdict(set)
         self.rate_limit = MessageRateLimit(settings.messages_per_minute)
         self.connection_limit = ConnectionLimit(settings.connections_per_ip)
@@ -76,12 +87,17 @@ class VisitorHub:
 
     async def say(self, conversation_id: str, text: str, buttons: Optional[list] = None,
                   staff_name: Optional[str] = None) -> None:
-        """A message not answering any visitor message (staff reply, handback, expiry) to every open tab."""
+        """A message not answering any visitor message (staff reply, handback, expiry) to every open tab,
+        on whichever gateway the visitor is connected to."""
         frame: Dict[str, Any] = {"type": "bot", "reply_to": None, "urgent": False, "ts": time.time(),
                                  "messages": [{"text": text, "buttons": buttons or [], "urgent": False}]}
         if staff_name:
             frame.update(role="staff", name=staff_name)
-        await self.broadcast(conversation_id, frame)
+        await self.bus.publish({"kind": "visitor_frame", "conversation_id": conversation_id, "frame": frame})
+
+    async def _deliver(self, event: Event) -> None:
+        if event.get("kind") == "visitor_frame":
+            await self.broadcast(event["conversation_id"], event["frame"])
 
     async def serve(self, websocket: WebSocket) -> None:
         ip = websocket.client.host if websocket.client else "unknown"
@@ -92,6 +108,7 @@ class VisitorHub:
             await websocket.close(code=1008)
             return
         conversation_id: Optional[str] = None
+        page_url: Optional[str] = None
         tasks: Set[asyncio.Task] = set()
         try:
             while True:
@@ -105,13 +122,14 @@ class VisitorHub:
                     if conversation_id:
                         self.sockets[conversation_id].discard(websocket)
                     conversation_id = await self._welcome(websocket, frame)
+                    page_url = _page_url(frame.get("page_url"))
                 elif kind == "ping":
                     await _send(websocket, {"type": "pong"})
                 elif kind == "message":
                     if conversation_id is None:
                         await _send(websocket, error_frame("hello_required", "Say hello first: send a `hello` frame."))
                         continue
-                    task = asyncio.create_task(self._on_message(websocket, conversation_id, frame))
+                    task = asyncio.create_task(self._on_message(websocket, conversation_id, frame, page_url))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 else:
@@ -140,7 +158,8 @@ class VisitorHub:
                                 "restored": restored, "history": past})
         return conversation_id
 
-    async def _on_message(self, websocket: WebSocket, conversation_id: str, frame: Dict[str, Any]) -> None:
+    async def _on_message(self, websocket: WebSocket, conversation_id: str, frame: Dict[str, Any],
+                          page_url: Optional[str]) -> None:
         client_id = frame.get("client_id")
         text = frame.get("text")
         if not isinstance(client_id, str) or not client_id or not isinstance(text, str):
@@ -174,7 +193,8 @@ class VisitorHub:
             await self.broadcast(conversation_id, {"type": "visitor", "client_id": client_id,
                                                    "text": display_text or text, "ts": received}, skip=websocket)
             await self.broadcast(conversation_id, {"type": "typing", "on": True})
-            metadata = {"client_id": client_id, "display_text": display_text}
+            # The page goes into the tracker with the message, for the console's visitor context.
+            metadata = {"client_id": client_id, "display_text": display_text, "page_url": page_url}
             try:
                 replies = await self.rasa.send(conversation_id, text, metadata)
             except RasaUnavailable as exc:
@@ -188,8 +208,17 @@ class VisitorHub:
             self.replies.put(conversation_id, client_id, answer)
             await self.broadcast(conversation_id, {"type": "typing", "on": False})
             await self.broadcast(conversation_id, answer)
+            if not replies and self.on_paused_message is not None:
+                await self.on_paused_message(conversation_id, display_text or text, received)
         if not self._locks[conversation_id].locked() and conversation_id not in self.sockets:
             self._locks.pop(conversation_id, None)
+
+
+def _page_url(value: Any) -> Optional[str]:
+    """The widget's page address if it is a plausible http(s) URL; anything else is dropped."""
+    if not isinstance(value, str) or len(value) > MAX_PAGE_URL_CHARS:
+        return None
+    return value if urlsplit(value).scheme in ("http", "https") else None
 
 
 def _parse(raw: str) -> Optional[Dict[str, Any]]:

@@ -1,0 +1,46 @@
+"""The audit log page, for console admins: newest first, filterable by conversation or staff member."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.store import AuditEntry, StaffMember, session_scope
+from bot.web.console import audit
+from bot.web.console.auth import Staff, is_admin, staff_page
+from bot.web.console.render import render
+
+PAGE_SIZE = 100
+
+
+@staff_page
+async def audit_page(request: Request, staff: Staff) -> Response:
+    """Admins only: the newest entries first, filterable by conversation or staff member."""
+    settings = request.app.state.settings
+    if not is_admin(settings, staff):
+        return render(request, "message.html", staff, status_code=403, title="Admins only",
+                      message="The audit log is for console admins.", back="/console")
+    conversation = request.query_params.get("conversation") or None
+    staff_filter = request.query_params.get("staff") or None
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+        staff_id = int(staff_filter) if staff_filter else None
+    except ValueError:
+        return render(request, "message.html", staff, status_code=400, title="Bad filter",
+                      message="Page and staff must be numbers.", back="/console/audit")
+    query = select(AuditEntry, StaffMember.display_name).outerjoin(StaffMember, AuditEntry.staff_id == StaffMember.id)
+    if conversation:
+        query = query.where(AuditEntry.conversation_id == conversation)
+    if staff_id is not None:
+        query = query.where(AuditEntry.staff_id == staff_id)
+    with session_scope(settings.app_db_url) as session:
+        audit.record(session, staff["staff_id"], "console.view_audit", detail=f"page {page}")
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = session.execute(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+                               ).all()
+        entries = [{"at": entry.at, "who": name or "system", "action": entry.action,
+                    "conversation_id": entry.conversation_id, "detail": entry.detail} for entry, name in rows]
+    return render(request, "audit.html", staff, title="Audit log", entries=entries, page=page,
+                  more=page * PAGE_SIZE < total, total=total, conversation=conversation or "",
+                  staff_filter=staff_filter or "", admin=True)

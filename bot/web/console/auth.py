@@ -1,0 +1,157 @@
+"""Who is signed in to the console: sign-in, sign-out, session cookies, CSRF tokens, and the
+guards every console page and form goes through.
+
+Sessions are signed cookies (HttpOnly, SameSite=Strict, Secure in production) that expire after
+a working day. Every form carries a CSRF token bound to the session. Five wrong passwords lock an
+account for 15 minutes. An unknown email costs the same argon2 check as a known one.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import timedelta
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.settings import Settings
+from bot.store import StaffMember, hash_password, session_scope, utcnow, verify_password
+from bot.web.console import audit
+from bot.web.console.render import render
+
+SESSION_COOKIE = "ew_staff"
+CSRF_COOKIE = "ew_csrf"
+SESSION_SECONDS = 12 * 3600
+MAX_FAILED_LOGINS = 5
+LOCK_TIME = timedelta(minutes=15)
+
+Staff = Dict[str, Any]
+StaffHandler = Callable[[Request, Staff], Awaitable[Response]]
+
+
+def _signer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.gateway_secret, salt="staff-console")
+
+
+def _cookie_args(settings: Settings) -> Dict[str, Any]:
+    return {"httponly": True, "samesite": "strict", "secure": settings.environment == "production"}
+
+
+@functools.lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(24))
+
+
+def current_staff(connection: HTTPConnection) -> Optional[Staff]:
+    """The signed-in staff member's session ({staff_id, name, csrf}), or None."""
+    raw = connection.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        return _signer(connection.app.state.settings).loads(raw, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return None
+
+
+def tokens_match(supplied: Any, expected: Optional[str]) -> bool:
+    return bool(supplied) and bool(expected) and secrets.compare_digest(str(supplied), str(expected))
+
+
+def staff_page(handler: StaffHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A console page: without a session, off to the sign-in page."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        staff = current_staff(request)
+        if staff is None:
+            return RedirectResponse("/console/login", status_code=303)
+        return await handler(request, staff)
+
+    return guarded
+
+
+def staff_form(handler: StaffHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A console POST: refused without a session and the session's CSRF token."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        form = await request.form()
+        staff = current_staff(request)
+        if staff is None or not tokens_match(form.get("csrf"), staff["csrf"]):
+            return render(request, "message.html", None, status_code=403, title="Refused",
+                          message="Sign in, and use the console's own forms.")
+        return await handler(request, staff)
+
+    return guarded
+
+
+def is_admin(settings: Settings, staff: Staff) -> bool:
+    """Read from the database on each use, so taking the role away takes effect at once."""
+    with session_scope(settings.app_db_url) as session:
+        member = session.get(StaffMember, staff["staff_id"])
+        return bool(member and member.is_admin)
+
+
+def _login_page(request: Request, message: str = "", status_code: int = 200) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", None, status_code=status_code, title="Sign in",
+                      message=message, csrf=token)
+    response.set_cookie(CSRF_COOKIE, _signer(request.app.state.settings).dumps(token), max_age=3600,
+                        **_cookie_args(request.app.state.settings))
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    if current_staff(request):
+        return RedirectResponse("/console", status_code=303)
+    return _login_page(request)
+
+
+async def login(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    form = await request.form()
+    try:
+        expected = _signer(settings).loads(request.cookies.get(CSRF_COOKIE, ""), max_age=3600)
+    except BadSignature:
+        expected = None
+    if not tokens_match(form.get("csrf"), expected):
+        return render(request, "message.html", None, status_code=403, title="Refused",
+                      message="The form expired or was not sent from this console.", back="/console/login")
+    email = str(form.get("email") or "").strip().lower()
+    password = str(form.get("password") or "")
+    now = utcnow()
+    with session_scope(settings.app_db_url) as session:
+        staff = session.execute(select(StaffMember).where(func.lower(StaffMember.email) == email)).scalar_one_or_none()
+        if staff is not None and staff.locked_until is not None and staff.locked_until > now:
+            audit.record(session, staff.id, "console.login_locked", now=now, seen=False)
+            return _login_page(request, "This account is locked for a few minutes after too many attempts.", 423)
+        known_hash = staff.password_hash if staff is not None else _decoy_hash()
+        if not verify_password(known_hash, password) or staff is None:
+            if staff is not None:
+                staff.failed_logins += 1
+                if staff.failed_logins >= MAX_FAILED_LOGINS:
+                    staff.locked_until, staff.failed_logins = now + LOCK_TIME, 0
+                audit.record(session, staff.id, "console.login_failed", now=now, seen=False)
+            return _login_page(request, "That email and password don't match.", 401)
+        staff.failed_logins, staff.locked_until = 0, None
+        audit.record(session, staff.id, "console.login", now=now, presence="online")
+        cookie = {"staff_id": staff.id, "name": staff.display_name, "csrf": secrets.token_urlsafe(32)}
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(SESSION_COOKIE, _signer(settings).dumps(cookie), max_age=SESSION_SECONDS,
+                        **_cookie_args(settings))
+    response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
+@staff_form
+async def logout(request: Request, staff: Staff) -> Response:
+    settings: Settings = request.app.state.settings
+    with session_scope(settings.app_db_url) as session:
+        audit.record(session, staff["staff_id"], "console.logout", presence="offline")
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

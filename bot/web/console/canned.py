@@ -1,0 +1,56 @@
+"""Canned replies: short texts any staff member can drop into the reply box, managed here."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.settings import Settings
+from bot.store import CannedReply, StaffMember, session_scope, utcnow
+from bot.web.console import audit
+from bot.web.console.auth import Staff, is_admin, staff_form, staff_page
+from bot.web.console.render import render
+
+MAX_TITLE_CHARS = 100
+
+
+def _page(request: Request, staff: Staff, message: str = "", status_code: int = 200) -> Response:
+    settings: Settings = request.app.state.settings
+    with session_scope(settings.app_db_url) as session:
+        names = dict(session.execute(select(StaffMember.id, StaffMember.display_name)).all())
+        replies = [{"id": reply.id, "title": reply.title, "text": reply.text, "by": names.get(reply.created_by, "")}
+                   for reply in session.execute(select(CannedReply).order_by(CannedReply.title)).scalars()]
+    return render(request, "canned.html", staff, status_code=status_code, title="Canned replies", replies=replies,
+                  message=message, max_text=settings.max_message_chars, max_title=MAX_TITLE_CHARS,
+                  admin=is_admin(settings, staff))
+
+
+@staff_page
+async def canned_page(request: Request, staff: Staff) -> Response:
+    return _page(request, staff)
+
+
+@staff_form
+async def add_canned(request: Request, staff: Staff) -> Response:
+    settings: Settings = request.app.state.settings
+    form = await request.form()
+    title, text = str(form.get("title") or "").strip(), str(form.get("text") or "").strip()
+    if not title or not text or len(title) > MAX_TITLE_CHARS or len(text) > settings.max_message_chars:
+        return _page(request, staff, f"A canned reply needs a title (up to {MAX_TITLE_CHARS} characters) and a "
+                                     f"text (up to {settings.max_message_chars}).", 400)
+    with session_scope(settings.app_db_url) as session:
+        session.add(CannedReply(title=title, text=text, created_by=staff["staff_id"], created_at=utcnow()))
+        audit.record(session, staff["staff_id"], "console.add_canned")
+    return RedirectResponse("/console/canned", status_code=303)
+
+
+@staff_form
+async def delete_canned(request: Request, staff: Staff) -> Response:
+    settings: Settings = request.app.state.settings
+    with session_scope(settings.app_db_url) as session:
+        reply = session.get(CannedReply, request.path_params["reply_id"])
+        if reply is not None:
+            session.delete(reply)
+            audit.record(session, staff["staff_id"], "console.delete_canned", detail=f"canned {reply.id}")
+    return RedirectResponse("/console/canned", status_code=303)

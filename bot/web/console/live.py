@@ -1,0 +1,106 @@
+"""The console's live updates: a websocket per open console page, fed by gateway events.
+
+Staff pages listen at `/console/ws` and receive small JSON frames:
+`{"type": "queue", "reason": ..., "handoff_id": ..., "priority": ...}` when the queue changes
+(the queue page then reloads its rows, and a new waiting handoff raises a notification), and
+`{"type": "message" | "note", "conversation_id": ..., ...}` for the conversation pages.
+The page's pings also keep its staff member's presence fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Dict, Set
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from bot import handoffs
+from bot.settings import Settings
+from bot.store import StaffMember, session_scope, utcnow
+from bot.web.console.auth import current_staff
+from bot.web.event_bus import Event, EventBus
+
+logger = logging.getLogger(__name__)
+# Presence is "seen within 2 minutes"; writing last_seen more often than this buys nothing.
+SEEN_WRITE_SECONDS = 30
+# Close codes: the page's script stops reconnecting on these and sends staff to sign in.
+NOT_SIGNED_IN = 4401
+WRONG_ORIGIN = 4403
+
+
+class StaffHub:
+    def __init__(self, settings: Settings, bus: EventBus) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.sockets: Set[WebSocket] = set()
+        bus.subscribe(self._deliver)
+
+    async def notify(self, frame: Dict[str, Any]) -> None:
+        """Tell every open console page, on every gateway."""
+        await self.bus.publish({"kind": "console", "frame": frame})
+
+    async def queue_changed(self, reason: str, handoff_id: int, priority: str = "normal") -> None:
+        await self.notify({"type": "queue", "reason": reason, "handoff_id": handoff_id, "priority": priority})
+
+    async def visitor_wrote(self, conversation_id: str, text: str, ts: float) -> None:
+        """A visitor message while a person has (or is about to take) the conversation."""
+        with session_scope(self.settings.app_db_url) as session:
+            handoff_open = handoffs.note_visitor_message(session, conversation_id, text)
+        if handoff_open:
+            await self.notify({"type": "message", "conversation_id": conversation_id, "role": "visitor",
+                               "text": text, "ts": ts})
+            await self.notify({"type": "queue", "reason": "visitor_message", "handoff_id": None,
+                               "priority": "normal"})
+
+    async def _deliver(self, event: Event) -> None:
+        if event.get("kind") != "console":
+            return
+        text = json.dumps(event["frame"])
+        for socket in list(self.sockets):
+            try:
+                await socket.send_text(text)
+            except (WebSocketDisconnect, RuntimeError):
+                self.sockets.discard(socket)
+
+    async def serve(self, websocket: WebSocket) -> None:
+        staff = current_staff(websocket)
+        if staff is None:
+            await websocket.close(code=NOT_SIGNED_IN)
+            return
+        # Browsers send cookies on cross-site websocket handshakes too; only the console's own pages may connect.
+        origin = websocket.headers.get("origin")
+        if origin is None or urlsplit(origin).netloc != websocket.headers.get("host"):
+            await websocket.close(code=WRONG_ORIGIN)
+            return
+        await websocket.accept()
+        self.sockets.add(websocket)
+        last_write = 0.0
+        try:
+            while True:
+                frame = await websocket.receive_text()
+                if time.monotonic() - last_write >= SEEN_WRITE_SECONDS:
+                    last_write = time.monotonic()
+                    self._seen(staff["staff_id"])
+                if _frame_type(frame) == "ping":
+                    await websocket.send_text('{"type":"pong"}')
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.sockets.discard(websocket)
+
+    def _seen(self, staff_id: int) -> None:
+        with session_scope(self.settings.app_db_url) as session:
+            member = session.get(StaffMember, staff_id)
+            if member is not None:
+                member.last_seen = utcnow()
+
+
+def _frame_type(raw: str) -> Any:
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    return frame.get("type") if isinstance(frame, dict) else None
