@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
-from sqlalchemy import select
+from cryptography.fernet import Fernet
+from sqlalchemy import select, text
 
 from actions.callback import valid_contact
 from bot.knowledge.loader import default as knowledge
-from bot.store import CallbackRequest, contact_cipher, session_scope
+from bot.contact_redaction import REDACTED, SETTLE_TIME, _pattern, _redact, redact_stored_callbacks
+from bot.settings import load_settings
+from bot.store import CallbackRequest, contact_cipher, engine_for, migrate, session_scope, utcnow
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -46,6 +50,51 @@ def test_a_consented_callback_is_stored_encrypted_and_cleared_from_the_conversat
     assert "555-0199" not in str(row) and "Maria" not in str(row)
     slots = {e["name"]: e["value"] for e in stack.events(sender) if e["event"] == "slot"}
     assert slots["callback_contact"] is None and slots["callback_name"] is None
+
+    # The gateway's redaction job then removes the typed details from the transcript itself.
+    assert "555-0199" in json.dumps(stack.events(sender))
+    redact_stored_callbacks(stack.settings, cipher, now=utcnow() + SETTLE_TIME)
+    transcript = json.dumps(stack.events(sender))
+    for typed in ("555-0199", "Maria", "weekday mornings"):
+        assert typed not in transcript
+    assert REDACTED in transcript
+    with session_scope(stack.settings.app_db_url) as session:
+        assert session.execute(select(CallbackRequest.redacted_at).where(CallbackRequest.conversation_id == sender)
+                               ).scalar_one() is not None
+    # The conversation goes on as before.
+    assert knowledge().get("iop").short in texts(stack.send(sender, "what is iop"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I'm Al, also here", f"I'm {REDACTED}, also here"),
+    ("call (314) 555-0199 after 5", f"call {REDACTED} after 5"),
+    ("AL", REDACTED),
+])
+def test_redaction_replaces_whole_words_in_every_string(text, expected):
+    pattern = _pattern(["Al", "(314) 555-0199", ""])
+    assert _redact({"text": text, "parse_data": {"entities": [{"value": text}]}, "timestamp": 1.5}, pattern) == {
+        "text": expected, "parse_data": {"entities": [{"value": expected}]}, "timestamp": 1.5}
+
+
+def test_a_request_is_redacted_only_after_its_turn_has_been_saved(tmp_path):
+    settings = load_settings(_env_file=None, app_db_url=f"sqlite:///{tmp_path / 'app.db'}",
+                             tracker_db_url=f"sqlite:///{tmp_path / 'tracker.db'}",
+                             contact_key=Fernet.generate_key().decode())
+    migrate(settings.app_db_url)
+    with engine_for(settings.tracker_db_url).begin() as connection:
+        connection.execute(text("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, data TEXT)"))
+        connection.execute(text("INSERT INTO events (sender_id, data) VALUES ('c-1', :data)"),
+                           {"data": json.dumps({"event": "user", "text": "it's Sam"})})
+    cipher = contact_cipher(settings)
+    with session_scope(settings.app_db_url) as session:
+        session.add(CallbackRequest(conversation_id="c-1", first_name_enc=cipher.encrypt("Sam"),
+                                    contact_enc=cipher.encrypt("sam@example.org"), best_time_enc=cipher.encrypt("noon"),
+                                    consented_at=utcnow(), created_at=utcnow()))
+    assert redact_stored_callbacks(settings, cipher) == 0
+    assert redact_stored_callbacks(settings, cipher, now=utcnow() + SETTLE_TIME) == 1
+    assert redact_stored_callbacks(settings, cipher, now=utcnow() + SETTLE_TIME) == 0
+    with engine_for(settings.tracker_db_url).connect() as connection:
+        assert json.loads(connection.execute(text("SELECT data FROM events")).scalar_one())["text"] == f"it's {REDACTED}"
 
 
 @pytest.mark.integration

@@ -198,3 +198,21 @@ def test_only_the_crisis_message_is_urgent_not_the_disclosure_before_it(client):
     flags = [(message["urgent"], "988" in message["text"]) for message in answer["messages"]]
     assert flags[0] == (False, True)  # the disclosure mentions 988 too, but is not the crisis answer
     assert flags[-1] == (True, True)
+
+
+def test_a_visitor_cannot_read_or_write_another_visitors_conversation(client, stack):
+    with client.websocket_connect("/ws") as first, client.websocket_connect("/ws") as second:
+        mine = hello(first)["conversation_id"]
+        ask(first, "my name is Dana and I use kratom daily")
+        random_part, tag = mine.split(".")
+        # Guessing: the right random part with a wrong tag, and a tag copied onto another random part.
+        for guess in (f"{random_part}.{'A' * len(tag)}", f"{'B' * len(random_part)}.{tag}"):
+            welcome = hello(second, guess)
+            assert welcome["restored"] is False and welcome["conversation_id"] != mine
+            assert welcome["history"] == []
+        ask(second, "what is iop")
+        # Nothing the second visitor did reached the first conversation, or the first visitor's socket.
+        first.send_json({"type": "ping"})
+        assert first.receive_json() == {"type": "pong"}
+    texts = [event.get("text") for event in stack.events(mine) if event["event"] == "user"]
+    assert texts == ["my name is Dana and I use kratom daily"]

@@ -163,6 +163,8 @@ class CallbackRequest(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     closed_by = Column(Integer, ForeignKey("staff_members.id"))
     closed_at = Column(UTCDateTime)
+    # When the typed details were replaced in the Rasa transcript (bot.contact_redaction).
+    redacted_at = Column(UTCDateTime)
 
 
 class AuditEntry(Base):

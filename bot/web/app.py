@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 from pathlib import Path
-from typing import AsyncIterator, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from bot import handoffs, retention
+from bot import contact_redaction, handoffs, retention
 from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings, get_settings
 from bot.store import contact_cipher, migrate, session_scope
@@ -26,8 +26,9 @@ from bot.web.rasa_client import RasaClient, RasaUnavailable
 from bot.web.visitor_socket import VisitorHub
 
 logger = logging.getLogger(__name__)
+# Housekeeping each gateway runs; doing it on several gateways at once is harmless.
 EXPIRY_CHECK_SECONDS = 30
-# Retention runs once a day from each gateway; deleting what is already gone is harmless.
+REDACTION_SECONDS = 15
 RETENTION_SECONDS = 24 * 3600
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -55,8 +56,9 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         app.state.hub = VisitorHub(settings, app.state.rasa, app.state.bus,
                                    on_paused_message=app.state.staff_hub.visitor_wrote)
         await app.state.bus.start()
-        background = [asyncio.create_task(expire_overdue_forever(app)),
-                      asyncio.create_task(purge_expired_daily(settings))]
+        background = [asyncio.create_task(every(EXPIRY_CHECK_SECONDS, expire_overdue, app)),
+                      asyncio.create_task(every(REDACTION_SECONDS, redact_contact_details, app)),
+                      asyncio.create_task(every(RETENTION_SECONDS, purge_expired, app))]
         yield
         for task in background:
             task.cancel()
@@ -121,21 +123,22 @@ async def expire_overdue(app: Starlette, now=None) -> int:
     return len(conversations)
 
 
-async def expire_overdue_forever(app: Starlette) -> None:
+async def redact_contact_details(app: Starlette) -> int:
+    return await asyncio.to_thread(contact_redaction.redact_stored_callbacks, app.state.settings,
+                                   app.state.contact_cipher)
+
+
+async def purge_expired(app: Starlette) -> retention.PurgeReport:
+    report = await asyncio.to_thread(retention.purge_expired, app.state.settings)
+    logger.info("retention: %s", report)
+    return report
+
+
+async def every(seconds: float, job: Callable[[Starlette], Awaitable[Any]], app: Starlette) -> None:
+    """Run a housekeeping job forever; one failed round is logged and does not stop the next."""
     while True:
-        await asyncio.sleep(EXPIRY_CHECK_SECONDS)
+        await asyncio.sleep(seconds)
         try:
-            await expire_overdue(app)
-        except Exception:  # a failed round must not stop later ones
-            logger.exception("handoff expiry round failed")
-
-
-async def purge_expired_daily(settings: Settings) -> None:
-    while True:
-        await asyncio.sleep(RETENTION_SECONDS)
-        try:
-            report = await asyncio.to_thread(retention.purge_expired, settings)
-            logger.info("retention: %s", report)
-        except Exception:  # a failed round must not stop later ones
-            logger.exception("retention round failed")
-
+            await job(app)
+        except Exception:
+            logger.exception("%s failed", job.__name__)

@@ -10,6 +10,7 @@
   if (!status) return; // the sign-in page
   var socket = null;
   var retry = 1000;
+  var connectedBefore = false;
   var alerted = {};
   var audio = null;
 
@@ -18,7 +19,12 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/console/ws");
-    socket.onopen = function () { retry = 1000; say(""); body.dataset.live = "on"; };
+    socket.onopen = function () {
+      retry = 1000; say(""); body.dataset.live = "on";
+      // Frames sent while the socket was down are lost: catch the queue up after a reconnect.
+      if (connectedBefore && page === "queue") reloadQueue();
+      connectedBefore = true;
+    };
     socket.onmessage = function (event) { receive(JSON.parse(event.data)); };
     socket.onclose = function (event) {
       body.dataset.live = "off";
