@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,21 +130,21 @@ class Stack:
 def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False) -> Iterator[Stack]:
     model = ensure_trained()
     log_dir.mkdir(parents=True, exist_ok=True)
-    # `_env_file=None`: a developer's .env must not change what the tests see.
-    app_db = log_dir / "app.db"
-    app_db.unlink(missing_ok=True)
-    settings = load_settings(
-        _env_file=None, tracker_db_url=tracker_db_url, rasa_token="test-token-123",
-        app_db_url=f"sqlite:///{app_db}", contact_key=Fernet.generate_key().decode(),
-        rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
-    )
-    stack = Stack(settings, log_dir)
-    try:
-        stack.start_actions()
-        stack.start_rasa(str(model))
-        stack.wait_ready()
-        if with_gateway:
-            stack.start_gateway()
-        yield stack
-    finally:
-        stack.stop()
+    # The app DB lives in its own scratch directory, so two test sessions never share one.
+    with tempfile.TemporaryDirectory(prefix="engage-app-db-") as scratch:
+        # `_env_file=None`: a developer's .env must not change what the tests see.
+        settings = load_settings(
+            _env_file=None, tracker_db_url=tracker_db_url, rasa_token="test-token-123",
+            app_db_url=f"sqlite:///{Path(scratch) / 'app.db'}", contact_key=Fernet.generate_key().decode(),
+            rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
+        )
+        stack = Stack(settings, log_dir)
+        try:
+            stack.start_actions()
+            stack.start_rasa(str(model))
+            stack.wait_ready()
+            if with_gateway:
+                stack.start_gateway()
+            yield stack
+        finally:
+            stack.stop()

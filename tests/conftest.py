@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +13,9 @@ import pytest
 from bot.settings import REPO_ROOT
 from bot.local_stack import Stack, running_stack
 
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ARTIFACTS = REPO_ROOT / "artifacts"
 
@@ -70,3 +74,20 @@ def artifacts_dir(name: str) -> Path:
     path = ARTIFACTS / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's Chromium under Playwright (browser downloads do not work here), once per test module:
+    Playwright's sync API holds an event loop while it runs, which would stop other modules' asyncio.run."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if in_ci():
+            pytest.fail(f"Chromium is required in CI and is not installed at {CHROMIUM}")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from typing import Iterator
-
 import pytest
 
 from bot.knowledge.loader import default as knowledge
-from tests.conftest import artifacts_dir, in_ci
+from tests.conftest import artifacts_dir
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = artifacts_dir("screenshots")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        if in_ci():
-            pytest.fail(f"Chromium is required in CI and is not installed at {CHROMIUM}")
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def test_contact_details_show_only_on_request_and_the_view_is_audited(console, s
     callback_id = store_callback(console)
     listing = console.get("/console/callbacks").text
     assert "Show contact details" in listing and "Jordan" not in listing and "555-0142" not in listing
+    assert audit_actions(settings)[-1] == "console.view_callbacks"
     shown = post(console, f"/console/callbacks/{callback_id}/contact")
     text = html.unescape(shown.text)
     assert shown.status_code == 200 and "Jordan" in text and "(314) 555-0142" in text and "mornings" in text
@@ -122,6 +123,7 @@ def test_long_waits_are_highlighted_and_the_last_visitor_message_shown(console, 
         handoffs.note_visitor_message(session, "conv-old", "are you   still there?")
         old_id = old.id
     rows = console.get("/console/queue/rows").text
+    assert audit_actions(settings)[-1] == "console.refresh_queue"
     overdue = rows[rows.index(f'data-handoff="{old_id}"') - 40:rows.index(f'data-handoff="{old_id}"')]
     assert "overdue" in overdue and rows.count("overdue") == 1
     assert "are you still there?" in rows

@@ -21,8 +21,8 @@
     socket = new WebSocket(scheme + location.host + "/console/ws");
     socket.onopen = function () {
       retry = 1000; say(""); body.dataset.live = "on";
-      // Frames sent while the socket was down are lost: catch the queue up after a reconnect.
-      if (connectedBefore && page === "queue") reloadQueue();
+      // Frames sent while the socket was down are lost: catch up after a reconnect.
+      if (connectedBefore) catchUp();
       connectedBefore = true;
     };
     socket.onmessage = function (event) { receive(JSON.parse(event.data)); };
@@ -57,7 +57,17 @@
     list.appendChild(item);
   }
 
-  function reloadQueue() {
+  function catchUp() {
+    if (page === "queue") reloadQueue(true);
+    var reply = document.getElementById("reply-text");
+    // A conversation page reloads itself, unless that would throw away a reply being typed.
+    if (page === "conversation") {
+      if (reply && reply.value) say("Reconnected. Reload the page to see messages sent meanwhile.");
+      else location.reload();
+    }
+  }
+
+  function reloadQueue(alertMissed) {
     fetch("/console/queue/rows", { credentials: "same-origin", cache: "no-store" }).then(function (response) {
       if (response.redirected || !response.ok) return null;
       return response.text();
@@ -66,6 +76,12 @@
       // Server-rendered and autoescaped by the same templates as the page itself.
       document.getElementById("queue-tables").innerHTML = html;
       tickWaiting();
+      // A crisis that arrived while the socket was down still gets its alert.
+      if (alertMissed) {
+        document.querySelectorAll("[data-testid=waiting] tr[data-priority=urgent]").forEach(function (row) {
+          alertNewVisitor({ handoff_id: Number(row.dataset.handoff), priority: "urgent" });
+        });
+      }
     });
   }
 
