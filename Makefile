@@ -47,7 +47,7 @@ bench: train
 # Simulated visitors through the gateway vs straight to Rasa; VISITORS=20 MESSAGES=15 by default.
 bench-chat: train
 	$(PY) -m benchmarks.chat_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),15)
-	$(PY) -m benchmarks.staff_reply --replies 50
+	$(PY) -m benchmarks.staff_reply --replies 50 --redis $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
 # Re-resolve requirements.in from scratch and pin the result into requirements.lock.
 lock:

@@ -1,6 +1,8 @@
 """How long a staff reply takes from the console to the visitor's screen (the websocket frame).
 
-Run: `.venv/bin/python -m benchmarks.staff_reply [--replies 50]` (also part of `make bench-chat`).
+Run: `.venv/bin/python -m benchmarks.staff_reply [--replies 50] [--redis URL]` (also part of
+`make bench-chat`). With --redis the reply also travels through Redis pub/sub, as it does when
+several gateways run behind a load balancer.
 """
 
 from __future__ import annotations
@@ -65,11 +67,17 @@ async def measure(stack, replies: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.staff_reply")
     parser.add_argument("--replies", type=int, default=50)
+    parser.add_argument("--redis", metavar="URL", help="also measure with gateway events through this Redis")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True) as stack:
-            times = asyncio.run(measure(stack, args.replies))
-    print(f"staff reply -> visitor screen  {summary_ms(times)}")
+    runs = [("one gateway, in-process events", None)]
+    if args.redis:
+        runs.append(("through Redis pub/sub", args.redis))
+    for label, redis_url in runs:
+        with tempfile.TemporaryDirectory() as tmp:
+            with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True,
+                               redis_url=redis_url) as stack:
+                times = asyncio.run(measure(stack, args.replies))
+        print(f"staff reply -> visitor screen, {label:32} {summary_ms(times)}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import requests
 from cryptography.fernet import Fernet
@@ -127,18 +127,20 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False) -> Iterator[Stack]:
+def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False,
+                  **settings: Any) -> Iterator[Stack]:
+    """The three servers on free ports; `settings` overrides any setting (e.g. redis_url)."""
     model = ensure_trained()
     log_dir.mkdir(parents=True, exist_ok=True)
     # The app DB lives in its own scratch directory, so two test sessions never share one.
     with tempfile.TemporaryDirectory(prefix="engage-app-db-") as scratch:
         # `_env_file=None`: a developer's .env must not change what the tests see.
-        settings = load_settings(
-            _env_file=None, tracker_db_url=tracker_db_url, rasa_token="test-token-123",
-            app_db_url=f"sqlite:///{Path(scratch) / 'app.db'}", contact_key=Fernet.generate_key().decode(),
-            rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
-        )
-        stack = Stack(settings, log_dir)
+        chosen = load_settings(**{
+            "_env_file": None, "tracker_db_url": tracker_db_url, "rasa_token": "test-token-123",
+            "app_db_url": f"sqlite:///{Path(scratch) / 'app.db'}", "contact_key": Fernet.generate_key().decode(),
+            "rasa_port": free_port(), "action_port": free_port(), "gateway_port": free_port(), **settings,
+        })
+        stack = Stack(chosen, log_dir)
         try:
             stack.start_actions()
             stack.start_rasa(str(model))

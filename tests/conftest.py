@@ -16,6 +16,7 @@ from bot.local_stack import Stack, running_stack
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ARTIFACTS = REPO_ROOT / "artifacts"
 
@@ -56,6 +57,20 @@ def postgres_database() -> Iterator[str]:
             )
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis; required in CI, skipped without it elsewhere."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.ConnectionError as exc:
+        if in_ci():
+            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

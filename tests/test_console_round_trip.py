@@ -6,6 +6,7 @@ import asyncio
 import html
 import json
 import re
+import time
 
 import pytest
 import requests
@@ -121,3 +122,48 @@ def test_console_pages_refuse_without_sign_in(stack):
     for action in ("claim", "reply", "resolve"):
         response = requests.post(f"{stack.gateway_url}/console/handoffs/1/{action}", data={"csrf": "x"}, timeout=10)
         assert response.status_code == 403
+
+
+def test_a_staff_reply_reaches_a_visitor_on_another_gateway(stack, redis_url):
+    """Two gateways behind a balancer: the visitor on one, staff on the other, events through Redis."""
+    from starlette.testclient import TestClient
+
+    from bot.web.app import create_app
+
+    with session_scope(stack.settings.app_db_url) as session:
+        session.add(StaffMember(email="two@example.org", display_name="Tomas",
+                                password_hash=hash_password(PASSWORD), created_at=utcnow()))
+    settings = stack.settings.copy(update={"redis_url": redis_url})
+    try:
+        with TestClient(create_app(settings)) as visitor_gateway, TestClient(create_app(settings)) as staff_gateway:
+            token = csrf_of(staff_gateway.get("/console/login").text)
+            staff_gateway.post("/console/login", data={"csrf": token, "email": "two@example.org", "password": PASSWORD})
+            csrf = csrf_of(staff_gateway.get("/console").text)
+            with visitor_gateway.websocket_connect("/ws") as ws:
+                ws.send_json({"type": "hello", "conversation_id": None})
+                conversation_id = ws.receive_json()["conversation_id"]
+                ws.send_json({"type": "message", "client_id": "c-1", "text": "can i talk to a human"})
+                while ws.receive_json()["type"] != "bot":
+                    pass
+                with session_scope(stack.settings.app_db_url) as session:
+                    handoff_id = handoff_id_of(session, conversation_id)
+                staff_gateway.post(f"/console/handoffs/{handoff_id}/claim", data={"csrf": csrf})
+                staff_gateway.post(f"/console/handoffs/{handoff_id}/reply", data={"csrf": csrf, "text": "Tomas here."})
+                frame = frame_before_deadline(ws, lambda frame: frame.get("role") == "staff")
+                assert frame["messages"][0]["text"] == "Tomas here."
+                staff_gateway.post(f"/console/handoffs/{handoff_id}/resolve", data={"csrf": csrf})
+    finally:
+        with session_scope(stack.settings.app_db_url) as session:
+            session.execute(update(StaffMember).values(presence="offline"))
+
+
+def frame_before_deadline(ws, wanted, seconds: float = 10) -> dict:
+    """The first frame `wanted` accepts; pings between reads so a missing frame fails instead of hanging."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ws.send_json({"type": "ping"})
+        while (frame := ws.receive_json())["type"] != "pong":
+            if wanted(frame):
+                return frame
+        time.sleep(0.05)
+    raise AssertionError(f"no such frame within {seconds} s")

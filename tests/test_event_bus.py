@@ -7,21 +7,7 @@ import uuid
 
 import pytest
 
-from bot.web.event_bus import EventBus
-from tests.conftest import in_ci
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.ConnectionError as exc:
-        if in_ci():
-            pytest.fail(f"Redis is required in CI and is not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
+from bot.web.event_bus import EventBus, EventBusUnavailable
 
 
 def test_one_gateway_delivers_to_its_own_handlers_and_survives_a_failing_one():
@@ -44,12 +30,11 @@ def test_one_gateway_delivers_to_its_own_handlers_and_survives_a_failing_one():
     assert asyncio.run(scenario()) == [{"kind": "console", "frame": {"type": "queue"}}]
 
 
-def test_an_event_published_on_one_gateway_reaches_another_through_redis():
-    redis_or_skip()
+def test_an_event_published_on_one_gateway_reaches_another_through_redis(redis_url):
     channel = f"engage-test:{uuid.uuid4().hex}"
 
     async def scenario():
-        gateway_a, gateway_b = EventBus(REDIS_URL, channel), EventBus(REDIS_URL, channel)
+        gateway_a, gateway_b = EventBus(redis_url, channel), EventBus(redis_url, channel)
         received = {"a": asyncio.Queue(), "b": asyncio.Queue()}
         gateway_a.subscribe(received["a"].put)
         gateway_b.subscribe(received["b"].put)
@@ -65,3 +50,11 @@ def test_an_event_published_on_one_gateway_reaches_another_through_redis():
 
     (on_a, on_b), event = asyncio.run(scenario())
     assert on_a == event and on_b == event
+
+
+def test_an_unreachable_redis_stops_start_up_with_a_clear_error():
+    async def scenario():
+        await EventBus("redis://127.0.0.1:1/0").start()
+
+    with pytest.raises(EventBusUnavailable, match="REDIS_URL is set but Redis is not reachable"):
+        asyncio.run(scenario())

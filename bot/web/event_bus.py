@@ -20,6 +20,10 @@ Handler = Callable[[Event], Awaitable[None]]
 CHANNEL = "engage:gateway-events"
 
 
+class EventBusUnavailable(RuntimeError):
+    pass
+
+
 class EventBus:
     def __init__(self, redis_url: Optional[str] = None, channel: str = CHANNEL) -> None:
         self._redis_url = redis_url
@@ -39,7 +43,10 @@ class EventBus:
         self._redis = redis.from_url(self._redis_url)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         # Subscribed before start() returns, so no event published after start-up is missed.
-        await pubsub.subscribe(self._channel)
+        try:
+            await pubsub.subscribe(self._channel)
+        except redis.ConnectionError as exc:
+            raise EventBusUnavailable(f"REDIS_URL is set but Redis is not reachable: {exc}") from exc
         self._listener = asyncio.create_task(self._listen(pubsub))
 
     async def close(self) -> None:
