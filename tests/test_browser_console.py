@@ -297,6 +297,8 @@ def test_a_crisis_goes_to_the_top_of_the_queue_with_an_alert(browser, stack, sta
     assert urgent_notes[0]["requireInteraction"] is True
     expect(console.locator("body")).to_have_attribute("data-alerts", str(alerts_before + 1))
     expect(console.locator("#live-status")).to_contain_text("URGENT")
+    # And the sound: three tones scheduled on the page's audio context for a crisis.
+    assert console.evaluate("() => Number(document.body.dataset.tones || 0)") >= 3
 
     staff.assert_clean()
     visitor.assert_clean()
