@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"settings, {settings.knowledge_file.name} and crisis patterns are valid")
             print(f"demo page with the chat widget: http://{settings.gateway_host}:{settings.gateway_port}/")
             print(f"rasa REST channel (loopback):   http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook")
+            print(f"staff console:                  http://{settings.gateway_host}:{settings.gateway_port}/console"
+                  "  (accounts: .venv/bin/python -m bot staff add --email ... --name ...)")
         elif args.command == "purge":
             purge_expired_data(settings, args.dry_run)
         elif args.command == "serve":
@@ -81,10 +83,12 @@ def purge_expired_data(settings, dry_run: bool) -> None:
 
 def serve_forever(server: str, settings) -> int:
     from bot.runtime import action_server_command, gateway_command, rasa_environment, rasa_server_command
-    from bot.training import model_path
 
     (REPO_ROOT / "var").mkdir(exist_ok=True)
     if server == "rasa":
+        # Only here: finding the model imports the training code, which loads TensorFlow.
+        from bot.training import model_path
+
         model = model_path()
         if not model.exists():
             print(f"error: no model for the current data ({model.name}); run `make train`", file=sys.stderr)
