@@ -135,3 +135,24 @@ def test_messages_typed_while_offline_are_sent_once_in_order(page, stack):
     conversation_id = page.evaluate("() => localStorage.getItem('ew-chat-conversation')")
     visitor_texts = [e["text"] for e in stack.events(conversation_id) if e["event"] == "user"]
     assert visitor_texts == ["hello", "what is iop", "do you take insurance"]
+
+
+def test_a_first_visit_contacts_the_clinic_only_when_the_chat_is_opened(browser, stack):
+    context = browser.new_context()
+    page = context.new_page()
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    try:
+        page.goto(stack.gateway_url + "/")
+        widget(page, "launcher").wait_for(state="visible")
+        page.wait_for_timeout(1500)
+        assert sockets == [], "the widget connected before the visitor opened it"
+        open_chat(page)
+        send(page, "what is iop")
+        wait_for_bot_text(page, knowledge().get("iop").short)
+        assert len(sockets) == 1
+        # A returning visitor reconnects on load, chat closed, so a reply from admissions still arrives.
+        with page.expect_websocket(timeout=10_000):
+            page.reload()
+    finally:
+        context.close()

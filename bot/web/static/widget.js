@@ -778,6 +778,10 @@
 
   /* ---------- connection ---------- */
 
+  function wanted() {
+    return isOpen || !!store.get(KEY_CONVERSATION) || loadOutbox().length > 0;
+  }
+
   function connectSoon() {
     if (ws) return;
     clearTimeout(retryTimer);
@@ -981,10 +985,12 @@
     renderOutbox();
     status();
     window.addEventListener("online", function () {
-      if (!ws) { clearTimeout(retryTimer); connect(); }
+      if (!ws && wanted()) { clearTimeout(retryTimer); connect(); }
     });
     window.addEventListener("offline", drop);
-    connect();
+    // A first-time visitor's browser contacts the clinic only once they open the chat; a returning
+    // one reconnects at once, so a reply from admissions reaches them even with the chat closed.
+    if (wanted()) connect();
     if (config.openOnLoad) open(false);
   }
 
