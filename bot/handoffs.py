@@ -171,7 +171,8 @@ def staff_available(session: Session, now: datetime, hours: StaffHours,
     if not hours.contains(now):
         return False
     someone = session.execute(
-        select(StaffMember.id).where(StaffMember.presence == "online", StaffMember.last_seen >= now - seen_within)
+        select(StaffMember.id).where(StaffMember.presence == "online", StaffMember.last_seen >= now - seen_within,
+                                     StaffMember.disabled_at.is_(None))
         .limit(1)
     ).first()
     return someone is not None

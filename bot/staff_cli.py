@@ -1,4 +1,4 @@
-"""Staff accounts for the console: `python -m bot staff add | list | reset-password | unlock`.
+"""Staff accounts for the console: `python -m bot staff add | list | reset-password | unlock | disable | enable`.
 
 There is no default account and no default password: every account starts here. Passwords are
 asked twice on a terminal; a script can pipe one line on stdin instead.
@@ -36,8 +36,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     add.add_argument("--name", required=True, help="shown to visitors next to staff messages")
     add.add_argument("--admin", action="store_true", help="may read the audit log")
     commands.add_parser("list", help="list accounts")
-    for name, text in (("reset-password", "set a new password; asks for it"),
-                       ("unlock", "clear failed logins and a lock")):
+    for name, text in (("reset-password", "set a new password (asks for it) and sign out every session"),
+                       ("unlock", "clear failed logins and a lock"),
+                       ("disable", "stop an account signing in, and sign out every session at once"),
+                       ("enable", "let a disabled account sign in again")):
         commands.add_parser(name, help=text).add_argument("--email", required=True)
     args = parser.parse_args(argv)
 
@@ -51,8 +53,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                 list_staff(session)
             elif args.command == "reset-password":
                 reset_password(session, args.email)
-            else:
+            elif args.command == "unlock":
                 unlock(session, args.email)
+            elif args.command == "disable":
+                disable(session, args.email)
+            else:
+                enable(session, args.email)
     except (CommandError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -83,6 +89,8 @@ def list_staff(session: Session) -> None:
     now = utcnow()
     for member in members:
         flags = ["admin"] if member.is_admin else []
+        if member.disabled_at:
+            flags.append(f"disabled since {member.disabled_at:%Y-%m-%d %H:%M} UTC")
         if member.locked_until and member.locked_until > now:
             flags.append(f"locked until {member.locked_until:%Y-%m-%d %H:%M} UTC")
         if member.failed_logins:
@@ -93,6 +101,8 @@ def list_staff(session: Session) -> None:
 def reset_password(session: Session, email: str) -> None:
     staff = _existing(session, email)
     staff.password_hash = _new_password_hash()
+    # Whoever knew the old password may hold a session: it ends now.
+    staff.sessions_revoked_at = utcnow()
     _audit(session, "staff.reset_password", staff)
     print(f"new password set for {staff.email}")
 
@@ -103,6 +113,24 @@ def unlock(session: Session, email: str) -> None:
     staff.locked_until = None
     _audit(session, "staff.unlock", staff)
     print(f"unlocked {staff.email}")
+
+
+def disable(session: Session, email: str) -> None:
+    staff = _existing(session, email)
+    now = utcnow()
+    staff.disabled_at = staff.disabled_at or now
+    staff.sessions_revoked_at = now
+    # Visitors must not wait for someone who can no longer answer.
+    staff.presence = "offline"
+    _audit(session, "staff.disable", staff)
+    print(f"disabled {staff.email}; their console sessions have ended")
+
+
+def enable(session: Session, email: str) -> None:
+    staff = _existing(session, email)
+    staff.disabled_at = None
+    _audit(session, "staff.enable", staff)
+    print(f"enabled {staff.email}")
 
 
 def _new_password_hash() -> str:

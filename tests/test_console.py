@@ -89,3 +89,41 @@ def test_signing_in_makes_staff_available_for_handoffs(console, settings):
     sign_in(console)
     with session_scope(settings.app_db_url) as session:
         assert handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
+
+
+def disable(settings, email="ana@example.org", **changes):
+    with session_scope(settings.app_db_url) as session:
+        member = session.execute(select(StaffMember).where(StaffMember.email == email)).scalar_one()
+        for name, value in changes.items():
+            setattr(member, name, value)
+
+
+def test_disabling_an_account_ends_its_session_at_once_and_stops_sign_in(console, settings):
+    sign_in(console)
+    assert console.get("/console", follow_redirects=False).status_code == 200
+    # As `python -m bot staff disable` does it.
+    disable(settings, disabled_at=utcnow(), sessions_revoked_at=utcnow())
+    assert console.get("/console", follow_redirects=False).status_code == 303
+    refused = sign_in(console)
+    assert refused.status_code == 401 and "don't match" in html.unescape(refused.text)
+    assert audit_actions(settings)[-1] == "console.login_disabled"
+    with session_scope(settings.app_db_url) as session:
+        assert not handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
+    disable(settings, disabled_at=None)
+    assert sign_in(console).status_code == 303
+
+
+def test_revoked_sessions_end_but_a_new_sign_in_works(console, settings):
+    sign_in(console)
+    disable(settings, sessions_revoked_at=utcnow())
+    assert console.get("/console", follow_redirects=False).status_code == 303
+    sign_in(console)
+    assert console.get("/console", follow_redirects=False).status_code == 200
+
+
+def test_taking_away_the_admin_role_takes_effect_at_once(console, settings):
+    disable(settings, is_admin=True)
+    sign_in(console)
+    assert console.get("/console/audit").status_code == 200 and "Audit log</a>" in console.get("/console").text
+    disable(settings, is_admin=False)
+    assert console.get("/console/audit").status_code == 403 and "Audit log</a>" not in console.get("/console").text

@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from bot import handoffs
 from bot.store import AuditEntry, CallbackRequest, CannedReply, Handoff, Note, StaffMember, session_scope, utcnow
 from bot.web.app import create_app
+from bot.web.console.live import NOT_SIGNED_IN
 from tests.console_client import console_settings, add_staff, audit_actions, post, sign_in
 
 INTERNAL = {"authorization": "Bearer dev-internal-token-change-me"}
@@ -170,3 +172,15 @@ def test_the_live_socket_keeps_presence_fresh(console, settings):
         socket.receive_json()
     with session_scope(settings.app_db_url) as session:
         assert handoffs.staff_available(session, utcnow(), hours)
+
+
+def test_an_open_live_socket_is_cut_off_when_the_account_is_disabled(console, settings):
+    with live(console) as socket:
+        socket.send_text('{"type":"ping"}')
+        assert socket.receive_json() == {"type": "pong"}
+        with session_scope(settings.app_db_url) as session:
+            session.execute(update(StaffMember).values(disabled_at=utcnow(), sessions_revoked_at=utcnow()))
+        socket.send_text('{"type":"ping"}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == NOT_SIGNED_IN

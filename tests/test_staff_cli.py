@@ -145,3 +145,28 @@ def test_the_bot_command_line_runs_the_staff_commands(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "bot", "staff", "--db-url", url, "list"],
                             cwd=REPO_ROOT, capture_output=True, text=True)
     assert "ana@example.org" in listed.stdout
+
+
+def test_disable_ends_sessions_takes_the_account_offline_and_enable_undoes_it(url, monkeypatch, capsys):
+    add_ana(url, monkeypatch)
+    with session_scope(url) as session:
+        session.execute(select(StaffMember)).scalar_one().presence = "online"
+    assert run(url, monkeypatch, "disable", "--email", "ana@example.org") == 0
+    ana = member(url)
+    assert ana.disabled_at is not None and ana.sessions_revoked_at is not None and ana.presence == "offline"
+    capsys.readouterr()
+    assert run(url, monkeypatch, "list") == 0
+    assert "disabled since" in capsys.readouterr().out
+    assert run(url, monkeypatch, "enable", "--email", "ana@example.org") == 0
+    assert member(url).disabled_at is None
+    assert run(url, monkeypatch, "disable", "--email", "nobody@example.org") == 1
+    with session_scope(url) as session:
+        actions = session.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
+    assert actions[-2:] == ["staff.disable", "staff.enable"]
+
+
+def test_a_password_reset_ends_every_session(url, monkeypatch):
+    add_ana(url, monkeypatch)
+    assert member(url).sessions_revoked_at is None
+    assert run(url, monkeypatch, "reset-password", "--email", "ana@example.org", stdin="another long password\n") == 0
+    assert member(url).sessions_revoked_at is not None

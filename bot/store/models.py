@@ -74,6 +74,9 @@ class StaffMember(Base):
     presence = Column(String(10), nullable=False, default="offline")
     last_seen = Column(UTCDateTime)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # A disabled account cannot sign in; console sessions signed before sessions_revoked_at stop working.
+    disabled_at = Column(UTCDateTime)
+    sessions_revoked_at = Column(UTCDateTime)
 
 
 class Handoff(Base):

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from bot.store import AuditEntry, StaffMember, session_scope
 from bot.web.console import audit
-from bot.web.console.auth import Staff, is_admin, staff_page
+from bot.web.console.auth import Staff, staff_page
 from bot.web.console.render import render
 
 PAGE_SIZE = 100
@@ -18,7 +18,7 @@ PAGE_SIZE = 100
 async def audit_page(request: Request, staff: Staff) -> Response:
     """Admins only: the newest entries first, filterable by conversation or staff member."""
     settings = request.app.state.settings
-    if not is_admin(settings, staff):
+    if not staff["admin"]:
         return render(request, "message.html", staff, status_code=403, title="Admins only",
                       message="The audit log is for console admins.", back="/console")
     conversation = request.query_params.get("conversation") or None
@@ -43,4 +43,4 @@ async def audit_page(request: Request, staff: Staff) -> Response:
                     "conversation_id": entry.conversation_id, "detail": entry.detail} for entry, name in rows]
     return render(request, "audit.html", staff, title="Audit log", entries=entries, page=page,
                   more=page * PAGE_SIZE < total, total=total, conversation=conversation or "",
-                  staff_filter=staff_filter or "", admin=True)
+                  staff_filter=staff_filter or "")

@@ -47,14 +47,27 @@ def _decoy_hash() -> str:
 
 
 def current_staff(connection: HTTPConnection) -> Optional[Staff]:
-    """The signed-in staff member's session ({staff_id, name, csrf}), or None."""
+    """The signed-in staff member ({staff_id, name, csrf, admin}), or None.
+
+    The account is read on every request, so disabling it, resetting its password or taking away
+    the admin role takes effect at once, not when the cookie expires.
+    """
     raw = connection.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
+    settings: Settings = connection.app.state.settings
     try:
-        return _signer(connection.app.state.settings).loads(raw, max_age=SESSION_SECONDS)
+        session_data = _signer(settings).loads(raw, max_age=SESSION_SECONDS)
     except BadSignature:
         return None
+    with session_scope(settings.app_db_url) as session:
+        member = session.get(StaffMember, session_data.get("staff_id"))
+        if member is None or member.disabled_at is not None:
+            return None
+        revoked = member.sessions_revoked_at
+        if revoked is not None and session_data.get("issued", 0) < revoked.timestamp():
+            return None
+        return {**session_data, "name": member.display_name, "admin": member.is_admin}
 
 
 def tokens_match(supplied: Any, expected: Optional[str]) -> bool:
@@ -87,13 +100,6 @@ def staff_form(handler: StaffHandler) -> Callable[[Request], Awaitable[Response]
         return await handler(request, staff)
 
     return guarded
-
-
-def is_admin(settings: Settings, staff: Staff) -> bool:
-    """Read from the database on each use, so taking the role away takes effect at once."""
-    with session_scope(settings.app_db_url) as session:
-        member = session.get(StaffMember, staff["staff_id"])
-        return bool(member and member.is_admin)
 
 
 def _login_page(request: Request, message: str = "", status_code: int = 200) -> Response:
@@ -130,8 +136,11 @@ async def login(request: Request) -> Response:
             audit.record(session, staff.id, "console.login_locked", now=now, seen=False)
             return _login_page(request, "This account is locked for a few minutes after too many attempts.", 423)
         known_hash = staff.password_hash if staff is not None else _decoy_hash()
-        if not verify_password(known_hash, password) or staff is None:
-            if staff is not None:
+        if not verify_password(known_hash, password) or staff is None or staff.disabled_at is not None:
+            if staff is not None and staff.disabled_at is not None:
+                # Same answer as a wrong password: a disabled account is not confirmed to exist.
+                audit.record(session, staff.id, "console.login_disabled", now=now, seen=False)
+            elif staff is not None:
                 staff.failed_logins += 1
                 if staff.failed_logins >= MAX_FAILED_LOGINS:
                     staff.locked_until, staff.failed_logins = now + LOCK_TIME, 0
@@ -139,7 +148,7 @@ async def login(request: Request) -> Response:
             return _login_page(request, "That email and password don't match.", 401)
         staff.failed_logins, staff.locked_until = 0, None
         audit.record(session, staff.id, "console.login", now=now, presence="online")
-        cookie = {"staff_id": staff.id, "name": staff.display_name, "csrf": secrets.token_urlsafe(32)}
+        cookie = {"staff_id": staff.id, "csrf": secrets.token_urlsafe(32), "issued": now.timestamp()}
     response = RedirectResponse("/console", status_code=303)
     response.set_cookie(SESSION_COOKIE, _signer(settings).dumps(cookie), max_age=SESSION_SECONDS,
                         **_cookie_args(settings))

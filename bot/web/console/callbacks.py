@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.settings import Settings
 from bot.store import CallbackRequest, Handoff, StaffMember, session_scope, utcnow
 from bot.web.console import audit
-from bot.web.console.auth import Staff, is_admin, staff_form, staff_page
+from bot.web.console.auth import Staff, staff_form, staff_page
 from bot.web.console.render import render
 
 
@@ -31,8 +31,7 @@ async def callbacks_page(request: Request, staff: Staff) -> Response:
                       "closed_by": names.get(row.closed_by, "")} for row in rows]
     open_requests = [row for row in callbacks if row["status"] == "open"]
     closed = [row for row in callbacks if row["status"] == "closed"][-50:][::-1]
-    return render(request, "callbacks.html", staff, title="Callbacks", open_requests=open_requests, closed=closed,
-                  admin=is_admin(settings, staff))
+    return render(request, "callbacks.html", staff, title="Callbacks", open_requests=open_requests, closed=closed)
 
 
 @staff_form
@@ -53,8 +52,7 @@ async def contact_details(request: Request, staff: Staff) -> Response:
                    "first_name": cipher.decrypt(callback.first_name_enc),
                    "contact": cipher.decrypt(callback.contact_enc),
                    "best_time": cipher.decrypt(callback.best_time_enc)}
-    return render(request, "contact.html", staff, title="Contact details", callback=details,
-                  admin=is_admin(settings, staff))
+    return render(request, "contact.html", staff, title="Contact details", callback=details)
 
 
 @staff_form

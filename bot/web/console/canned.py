@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.settings import Settings
 from bot.store import CannedReply, StaffMember, session_scope, utcnow
 from bot.web.console import audit
-from bot.web.console.auth import Staff, is_admin, staff_form, staff_page
+from bot.web.console.auth import Staff, staff_form, staff_page
 from bot.web.console.render import render
 
 MAX_TITLE_CHARS = 100
@@ -22,8 +22,7 @@ def _page(request: Request, staff: Staff, message: str = "", status_code: int = 
         replies = [{"id": reply.id, "title": reply.title, "text": reply.text, "by": names.get(reply.created_by, "")}
                    for reply in session.execute(select(CannedReply).order_by(CannedReply.title)).scalars()]
     return render(request, "canned.html", staff, status_code=status_code, title="Canned replies", replies=replies,
-                  message=message, max_text=settings.max_message_chars, max_title=MAX_TITLE_CHARS,
-                  admin=is_admin(settings, staff))
+                  message=message, max_text=settings.max_message_chars, max_title=MAX_TITLE_CHARS)
 
 
 @staff_page

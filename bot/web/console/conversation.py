@@ -14,7 +14,7 @@ from bot.knowledge.loader import default as knowledge
 from bot.settings import Settings
 from bot.store import CallbackRequest, CannedReply, Handoff, Note, StaffMember, session_scope, utcnow
 from bot.web.console import audit
-from bot.web.console.auth import Staff, is_admin, staff_form, staff_page
+from bot.web.console.auth import Staff, staff_form, staff_page
 from bot.web.console.render import render
 from bot.web.rasa_client import RasaUnavailable
 from bot.web.transcript import history as transcript_history
@@ -68,8 +68,7 @@ async def conversation_page(request: Request, staff: Staff) -> Response:
                         "server is not answering). Try again in a minute.", 503)
     return render(request, "conversation.html", staff, title="Conversation", handoff=view,
                   conversation_id=conversation_id, transcript=transcript_history(events),
-                  context=visitor_context(events), notes=notes, callbacks=callbacks, canned=canned,
-                  admin=is_admin(settings, staff))
+                  context=visitor_context(events), notes=notes, callbacks=callbacks, canned=canned)
 
 
 @staff_form

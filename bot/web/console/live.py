@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any, Dict, Set
 from urllib.parse import urlsplit
 
@@ -24,8 +23,6 @@ from bot.web.console.auth import current_staff
 from bot.web.event_bus import Event, EventBus
 
 logger = logging.getLogger(__name__)
-# Presence is "seen within 2 minutes"; writing last_seen more often than this buys nothing.
-SEEN_WRITE_SECONDS = 30
 # Close codes: the page's script stops reconnecting on these and sends staff to sign in.
 NOT_SIGNED_IN = 4401
 WRONG_ORIGIN = 4403
@@ -77,15 +74,17 @@ class StaffHub:
             return
         await websocket.accept()
         self.sockets.add(websocket)
-        last_write = 0.0
         try:
             while True:
-                frame = await websocket.receive_text()
-                if time.monotonic() - last_write >= SEEN_WRITE_SECONDS:
-                    last_write = time.monotonic()
-                    self._seen(staff["staff_id"])
-                if _frame_type(frame) == "ping":
-                    await websocket.send_text('{"type":"pong"}')
+                if _frame_type(await websocket.receive_text()) != "ping":
+                    continue
+                # The page pings every 30 s: each ping re-checks the session (a disabled account or a
+                # revoked session is cut off) and keeps the staff member's presence fresh.
+                if current_staff(websocket) is None:
+                    await websocket.close(code=NOT_SIGNED_IN)
+                    return
+                self._seen(staff["staff_id"])
+                await websocket.send_text('{"type":"pong"}')
         except WebSocketDisconnect:
             pass
         finally:

@@ -14,7 +14,7 @@ from bot import handoffs
 from bot.settings import Settings
 from bot.store import CallbackRequest, StaffMember, session_scope, utcnow
 from bot.web.console import audit
-from bot.web.console.auth import Staff, is_admin, staff_page
+from bot.web.console.auth import Staff, staff_page
 from bot.web.console.render import render
 
 
@@ -44,8 +44,7 @@ async def queue_page(request: Request, staff: Staff) -> Response:
     with session_scope(settings.app_db_url) as session:
         audit.record(session, staff["staff_id"], "console.view_queue")
         presence = session.get(StaffMember, staff["staff_id"]).presence
-    return render(request, "queue.html", staff, title="Queue", presence=presence,
-                  admin=is_admin(settings, staff), **_queue_rows(settings))
+    return render(request, "queue.html", staff, title="Queue", presence=presence, **_queue_rows(settings))
 
 
 @staff_page
