@@ -18,33 +18,34 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from bot.settings import Settings
-from bot.store import CallbackRequest, ContactCipher, engine_for, session_scope, utcnow
+from bot.store import CallbackRequest, ContactCipher, session_scope, utcnow
+from bot.tracker_events import EVENTS, tracker_store
 
 REDACTED = "[contact details removed]"
 # Rasa saves a turn's events after the turn's actions have run, so a request is redacted only
 # once the turn that stored it has certainly been written.
 SETTLE_TIME = timedelta(seconds=10)
-EVENTS = sa.table("events", sa.column("id", sa.Integer), sa.column("sender_id", sa.String),
-                  sa.column("data", sa.Text))
 
 
 def redact_stored_callbacks(settings: Settings, cipher: ContactCipher, now: Optional[datetime] = None) -> int:
     """Redact the transcripts of callback requests not yet redacted; returns how many were."""
     now = now or utcnow()
-    tracker = engine_for(settings.tracker_db_url)
-    if not sa.inspect(tracker).has_table("events"):
-        return 0
     with session_scope(settings.app_db_url) as session:
         pending = session.execute(
             select(CallbackRequest).where(CallbackRequest.redacted_at.is_(None),
                                           CallbackRequest.created_at <= now - SETTLE_TIME)
         ).scalars().all()
-        for callback in pending:
-            values = [cipher.decrypt(field) for field in
-                      (callback.first_name_enc, callback.contact_enc, callback.best_time_enc)]
-            with tracker.begin() as connection:
-                redact_conversation(connection, callback.conversation_id, values)
-            callback.redacted_at = now
+        if not pending:
+            return 0
+        with tracker_store(settings.tracker_db_url) as tracker:
+            if tracker is None:
+                return 0
+            for callback in pending:
+                values = [cipher.decrypt(field) for field in
+                          (callback.first_name_enc, callback.contact_enc, callback.best_time_enc)]
+                with tracker.begin() as connection:
+                    redact_conversation(connection, callback.conversation_id, values)
+                callback.redacted_at = now
         return len(pending)
 
 

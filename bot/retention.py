@@ -10,21 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Dict, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy import delete, or_, select
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.settings import Settings
 from bot.store import CallbackRequest, Handoff, HandoffTransition, Note, session_scope, utcnow
-from bot.store.db import SQLITE_BUSY_SECONDS
 from bot.store.models import OPEN_HANDOFF_STATES
-
-# Rasa's SQLTrackerStore table, only the columns used here; the store creates it on first start.
-EVENTS = sa.table("events", sa.column("sender_id", sa.String), sa.column("timestamp", sa.Float))
+from bot.tracker_events import EVENTS, tracker_store
 
 
 @dataclass(frozen=True)
@@ -89,11 +85,8 @@ def _purge_tracker_store(url: str, cutoff: datetime, keep: Set[str], dry_run: bo
     """(conversations, events) deleted: every conversation whose newest event is older than the
     cutoff. Old events of a conversation still going on stay: without them Rasa would replay a
     tracker that starts mid-conversation."""
-    engine = _tracker_engine(url)
-    if engine is None:
-        return 0, 0
-    try:
-        if not sa.inspect(engine).has_table("events"):
+    with tracker_store(url) as engine:
+        if engine is None:
             return 0, 0
         with engine.connect() as connection:
             with connection.begin() as transaction:
@@ -101,8 +94,6 @@ def _purge_tracker_store(url: str, cutoff: datetime, keep: Set[str], dry_run: bo
                 if dry_run:
                     transaction.rollback()
                 return counts
-    finally:
-        engine.dispose()
 
 
 def _delete_quiet_conversations(connection: Connection, cutoff: float, keep: Set[str]) -> Tuple[int, int]:
@@ -114,13 +105,3 @@ def _delete_quiet_conversations(connection: Connection, cutoff: float, keep: Set
     events = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(quiet))).rowcount
     return conversations, events
 
-
-def _tracker_engine(url: str) -> Optional[Engine]:
-    """An engine for the tracker store, or None when a SQLite store was never created (fresh install)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, future=True)
-    if not parsed.database or not Path(parsed.database).exists():
-        return None
-    # Rasa may be writing; wait for its lock rather than fail.
-    return sa.create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_SECONDS})

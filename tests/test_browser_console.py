@@ -18,13 +18,13 @@ from sqlalchemy import select, update
 
 from bot import handoffs
 from bot.knowledge.loader import default as knowledge
-from bot.store import Handoff, StaffMember, hash_password, session_scope, utcnow
+from bot.store import Handoff, StaffMember, session_scope, utcnow
 from tests.conftest import artifacts_dir
+from tests.console_client import PASSWORD, add_staff
 from tests.test_browser import open_chat, send, wait_for_bot_text
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "a long enough staff password"
 SCREENSHOTS = artifacts_dir("screenshots")
 TIMEOUT = 30_000
 VIEWPORT = {"width": 1280, "height": 900}
@@ -104,9 +104,7 @@ def contexts(browser, request) -> Iterator[list]:
 def staff_email(stack) -> Iterator[str]:
     """A new staff member (unique per test); afterwards nobody is left online, as other tests expect."""
     email = f"console-{uuid.uuid4().hex[:10]}@example.org"
-    with session_scope(stack.settings.app_db_url) as session:
-        session.add(StaffMember(email=email, display_name="Rosa", password_hash=hash_password(PASSWORD),
-                                is_admin=True, created_at=utcnow()))
+    add_staff(stack.settings, email=email, name="Rosa", admin=True)
     try:
         yield email
     finally:

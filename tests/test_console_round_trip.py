@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import re
 import time
 
 import pytest
@@ -14,14 +13,10 @@ import websockets
 from sqlalchemy import select, update
 
 from bot.knowledge.loader import default as knowledge
-from bot.store import AuditEntry, Handoff, StaffMember, hash_password, session_scope, utcnow
+from bot.store import AuditEntry, Handoff, StaffMember, session_scope
+from tests.console_client import PASSWORD, add_staff, csrf_from, sign_in
 
 pytestmark = pytest.mark.integration
-PASSWORD = "a long enough staff password"
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 class Staff:
@@ -32,14 +27,14 @@ class Staff:
         self.http = requests.Session()
 
     def sign_in(self, email: str) -> None:
-        token = csrf_of(self.http.get(f"{self.base}/console/login", timeout=10).text)
+        token = csrf_from(self.http.get(f"{self.base}/console/login", timeout=10).text)
         response = self.http.post(f"{self.base}/console/login", timeout=10,
                                   data={"csrf": token, "email": email, "password": PASSWORD})
         assert "Signed in as" in response.text
 
     def post(self, path: str, **fields) -> requests.Response:
         page = self.http.get(f"{self.base}/console", timeout=10).text
-        return self.http.post(f"{self.base}{path}", data={"csrf": csrf_of(page), **fields}, timeout=10)
+        return self.http.post(f"{self.base}{path}", data={"csrf": csrf_from(page), **fields}, timeout=10)
 
 
 async def next_bot_frame(ws) -> dict:
@@ -50,9 +45,7 @@ async def next_bot_frame(ws) -> dict:
 
 
 def test_staff_take_over_reply_and_hand_back(stack):
-    with session_scope(stack.settings.app_db_url) as session:
-        session.add(StaffMember(email="round@example.org", display_name="Rosa",
-                                password_hash=hash_password(PASSWORD), created_at=utcnow()))
+    add_staff(stack.settings, email="round@example.org", name="Rosa")
     staff = Staff(stack)
     staff.sign_in("round@example.org")
 
@@ -130,15 +123,12 @@ def test_a_staff_reply_reaches_a_visitor_on_another_gateway(stack, redis_url):
 
     from bot.web.app import create_app
 
-    with session_scope(stack.settings.app_db_url) as session:
-        session.add(StaffMember(email="two@example.org", display_name="Tomas",
-                                password_hash=hash_password(PASSWORD), created_at=utcnow()))
+    add_staff(stack.settings, email="two@example.org", name="Tomas")
     settings = stack.settings.copy(update={"redis_url": redis_url})
     try:
         with TestClient(create_app(settings)) as visitor_gateway, TestClient(create_app(settings)) as staff_gateway:
-            token = csrf_of(staff_gateway.get("/console/login").text)
-            staff_gateway.post("/console/login", data={"csrf": token, "email": "two@example.org", "password": PASSWORD})
-            csrf = csrf_of(staff_gateway.get("/console").text)
+            sign_in(staff_gateway, email="two@example.org")
+            csrf = csrf_from(staff_gateway.get("/console").text)
             with visitor_gateway.websocket_connect("/ws") as ws:
                 ws.send_json({"type": "hello", "conversation_id": None})
                 conversation_id = ws.receive_json()["conversation_id"]
