@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.gateway import post_to_gateway
 from actions.replies import knowledge, short_answer
 from bot.settings import US_PHONE
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 FORM_SLOTS = ("callback_consent", "callback_name", "callback_contact", "callback_time")
 
@@ -82,11 +83,11 @@ class ActionSubmitCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         if tracker.get_slot("callback_consent") is not True:
-            dispatcher.utter_message(**short_answer(knowledge().get("callback_declined")))
+            dispatcher.utter_message(**short_answer(knowledge().require("callback_declined")))
         elif await store_callback(tracker):
-            dispatcher.utter_message(**short_answer(knowledge().get("callback_saved")))
+            dispatcher.utter_message(**short_answer(knowledge().require("callback_saved")))
         else:
             # Not stored: give the visitor the ways to reach admissions themselves.
-            dispatcher.utter_message(**short_answer(knowledge().for_intent("request_callback")))
+            dispatcher.utter_message(**short_answer(knowledge().require_for_intent("request_callback")))
         # Contact details live on only in the encrypted store.
         return [SlotSet(name, None) for name in FORM_SLOTS]

@@ -30,7 +30,7 @@ async def request_handoff(tracker: Tracker, reason: str, priority: str) -> Optio
 
 
 def send_person_details(dispatcher: CollectingDispatcher) -> None:
-    message = short_answer(knowledge().for_intent("request_human"))
+    message = short_answer(knowledge().require_for_intent("request_human"))
     dispatcher.utter_message(text=message["text"], buttons=message["buttons"] + [CALLBACK_BUTTON])
 
 
@@ -39,7 +39,7 @@ async def try_hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reas
     """Pause the conversation for a person if one can take it now; None if no one can."""
     if await request_handoff(tracker, reason, priority) != "waiting":
         return None
-    dispatcher.utter_message(**short_answer(knowledge().get("handoff_waiting")))
+    dispatcher.utter_message(**short_answer(knowledge().require("handoff_waiting")))
     return [ConversationPaused()]
 
 

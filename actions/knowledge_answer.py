@@ -26,14 +26,16 @@ class ActionAnswerKnowledge(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         if intent == "tell_me_more":
             return self._tell_me_more(dispatcher, tracker)
 
         entity = ENTITY_FOR_INTENT.get(intent)
-        entry = knowledge().get(_latest_entity(tracker, entity)) if entity else None
+        named = _latest_entity(tracker, entity) if entity else None
+        entry = knowledge().get(named) if named else None
         if entry is None and intent == "ask_therapy":
-            dispatcher.utter_message(**list_answer(knowledge().for_intent(intent), knowledge().of_kind("therapy")))
+            therapies = knowledge().of_kind("therapy")
+            dispatcher.utter_message(**list_answer(knowledge().require_for_intent(intent), therapies))
             return [SlotSet("topic", None)]
         entry = entry or knowledge().for_intent(intent)
         if entry is None:
@@ -46,11 +48,11 @@ class ActionAnswerKnowledge(Action):
         entry: Optional[Entry] = knowledge().get(topic) if topic else None
         if entry is None:
             # Nothing was discussed yet: show what the assistant can talk about.
-            dispatcher.utter_message(**short_answer(knowledge().for_intent("ask_capabilities")))
+            dispatcher.utter_message(**short_answer(knowledge().require_for_intent("ask_capabilities")))
             return []
         dispatcher.utter_message(**long_answer(entry))
         return [SlotSet("topic", entry.id)]
 
     def _not_covered(self, dispatcher: CollectingDispatcher) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(**short_answer(knowledge().for_intent("out_of_scope")))
+        dispatcher.utter_message(**short_answer(knowledge().require_for_intent("out_of_scope")))
         return []

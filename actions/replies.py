@@ -39,7 +39,7 @@ def _buttons(entry: Entry, include_more: bool, clinic: Dict[str, Any]) -> List[D
     if include_more and entry.long and known:
         buttons.append({"title": TELL_ME_MORE, "payload": tell_me_more_payload(entry)})
     for target_id in entry.follow_ups:
-        target = knowledge().get(target_id)
+        target = knowledge().require(target_id)
         buttons.append({"title": target.title, "payload": payload_for(target)})
     # An answer that could not give a clinic detail always offers the person who can.
     if not known and all(b["payload"] != REQUEST_HUMAN_PAYLOAD for b in buttons):

@@ -49,5 +49,5 @@ class ActionAnswerYes(Action):
         if entry:
             dispatcher.utter_message(**long_answer(entry))
             return [SlotSet("topic", entry.id)]
-        dispatcher.utter_message(**short_answer(knowledge().for_intent("ask_capabilities")))
+        dispatcher.utter_message(**short_answer(knowledge().require_for_intent("ask_capabilities")))
         return []

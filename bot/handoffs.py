@@ -81,9 +81,37 @@ def open_handoff(session: Session, conversation_id: str, reason: str, priority: 
                              index_where=Handoff.status.in_(OPEN_HANDOFF_STATES))
     inserted = session.execute(insert).rowcount == 1
     handoff = _open_handoff_of(session, conversation_id)
+    if handoff is None:
+        # Only a handoff closed between the insert and this read gets here; that is a bug, not a race to hide.
+        raise HandoffError(f"conversation {conversation_id}: the handoff just opened is not open")
     if inserted:
         _record(session, handoff, None, None, now, "handoff.open", f"reason={reason} priority={priority}")
     return handoff
+
+
+def raise_to_urgent(session: Session, conversation_id: str, reason: str, last_intent: Optional[str], *,
+                    now: Optional[datetime] = None) -> Tuple[int, str]:
+    """A crisis the gateway answered itself: the conversation's open handoff becomes urgent, or an urgent
+    one is opened. Returns the handoff id and "opened", "escalated" or "unchanged" (already urgent)."""
+    now = now or utcnow()
+    existing = _open_handoff_of(session, conversation_id)
+    if existing is None:
+        return open_handoff(session, conversation_id, reason, "urgent", last_intent, now=now).id, "opened"
+    changed = session.execute(
+        update(Handoff).where(Handoff.id == existing.id, Handoff.priority != "urgent")
+        .values(priority="urgent").execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not changed:
+        return existing.id, "unchanged"
+    session.add(AuditEntry(staff_id=None, action="handoff.escalate", conversation_id=conversation_id,
+                           detail=f"handoff {existing.id}: priority normal -> urgent ({reason})", at=now))
+    return existing.id, "escalated"
+
+
+def open_handoff_id(session: Session, conversation_id: str) -> Optional[int]:
+    """The id of the conversation's waiting or active handoff, if it has one."""
+    handoff = _open_handoff_of(session, conversation_id)
+    return handoff.id if handoff is not None else None
 
 
 def claim(session: Session, handoff_id: int, staff_id: int, *, now: Optional[datetime] = None) -> Handoff:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     clinic_telehealth: Optional[str] = None
 
     knowledge_file: Path = REPO_ROOT / "data" / "knowledge.yml"
+    # The gateway gives the crisis and emergency answers from here itself when Rasa will not answer.
+    domain_file: Path = REPO_ROOT / "domain.yml"
     rasa_port: int = Field(5005, ge=1, le=65535)
     rasa_token: str = Field("dev-rasa-token", min_length=8)
     action_port: int = Field(5055, ge=1, le=65535)
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     internal_api_token: str = Field("dev-internal-token-change-me", min_length=16)
     # How long the gateway waits for Rasa before telling the visitor it can't answer.
     rasa_timeout_seconds: float = Field(15.0, gt=0)
+    # A message the crisis rules match is answered by the gateway itself if Rasa takes longer than this.
+    crisis_reply_seconds: float = Field(3.0, gt=0)
 
     # The app DB (staff, handoffs, notes, audit log); one URL switches SQLite to PostgreSQL.
     app_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'app.db'}"
@@ -126,8 +130,8 @@ class Settings(BaseSettings):
         except (binascii.Error, UnicodeEncodeError):
             valid = False
         if not valid:
-            raise ValueError("must be a Fernet key (32 url-safe base64 bytes), e.g. from "
-                             "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+            raise ValueError("must be a Fernet key (32 url-safe base64 bytes), e.g. from python -c "
+                             "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
         return value
 
     @validator("staff_hours")

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from bot.settings import SettingsError, get_settings
 from bot.store import (
-    MIN_PASSWORD_CHARS, AuditEntry, StaffMember, WeakPassword, hash_password, migrate, session_scope, utcnow,
+    MIN_PASSWORD_CHARS,
+    AuditEntry,
+    StaffMember,
+    WeakPassword,
+    hash_password,
+    migrate,
+    session_scope,
+    utcnow,
 )
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -214,9 +214,43 @@ def test_yes_with_nothing_offered_shows_the_topics(clinic):
 
 
 def test_session_start_says_it_is_an_automated_assistant_first():
-    dispatcher = CollectingDispatcher()
-    events = ActionSessionStart().run(dispatcher, tracker_for(user_event("hi", "greet")), {})
+    messages, events = run(ActionSessionStart(), tracker_for(user_event("hi", "greet")))
     assert [e["event"] for e in events] == ["session_started", "bot", "action"]
     assert "automated assistant" in events[1]["text"]
     assert "988" in events[1]["text"]
-    assert dispatcher.messages == []
+    assert messages == []
+
+
+def paused_tracker() -> Tracker:
+    asked = user_event("can i talk to someone", "request_human")
+    return Tracker(sender_id="visitor", slots={}, latest_message=asked["parse_data"], events=[asked, {"event": "pause"}],
+                   paused=True, followup_action=None, active_loop={}, latest_action_name="action_listen")
+
+
+def test_a_session_that_expires_while_staff_have_the_conversation_stays_paused(monkeypatch):
+    asked = []
+
+    async def gateway(path, payload):
+        asked.append((path, payload))
+        return {"open": True}
+
+    monkeypatch.setattr("actions.session.post_to_gateway", gateway)
+    messages, events = run(ActionSessionStart(), paused_tracker())
+    assert [e["event"] for e in events] == ["session_started", "pause", "action"]
+    assert messages == []
+    assert asked == [("/internal/handoffs/status", {"conversation_id": "visitor"})]
+
+
+def test_a_paused_session_whose_handoff_has_ended_starts_afresh_with_the_bot(monkeypatch):
+    async def gateway(path, payload):
+        return {"open": False}
+
+    monkeypatch.setattr("actions.session.post_to_gateway", gateway)
+    messages, events = run(ActionSessionStart(), paused_tracker())
+    assert [e["event"] for e in events] == ["session_started", "bot", "action"]
+
+
+def test_a_paused_session_stays_paused_when_the_gateway_cannot_be_asked():
+    # The autouse no_gateway fixture points the action at a port where nothing listens.
+    messages, events = run(ActionSessionStart(), paused_tracker())
+    assert [e["event"] for e in events] == ["session_started", "pause", "action"]

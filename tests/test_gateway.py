@@ -12,6 +12,7 @@ from bot.knowledge.loader import default as knowledge
 from bot.local_stack import free_port
 from bot.web import conversation_ids
 from bot.web.app import create_app
+from tests.sockets import hello, receive_json, receive_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,21 +26,6 @@ def gateway_for(stack, **overrides) -> TestClient:
 def client(stack):
     with gateway_for(stack) as test_client:
         yield test_client
-
-
-def receive_until(ws, wanted: str, limit: int = 20) -> List[Dict[str, Any]]:
-    frames = []
-    for _ in range(limit):
-        frame = ws.receive_json()
-        frames.append(frame)
-        if frame["type"] == wanted:
-            return frames
-    raise AssertionError(f"no {wanted!r} frame in {frames}")
-
-
-def hello(ws, conversation_id=None) -> Dict[str, Any]:
-    ws.send_json({"type": "hello", "conversation_id": conversation_id, "page_url": "http://test/"})
-    return receive_until(ws, "welcome")[-1]
 
 
 def ask(ws, text: str, **extra) -> List[Dict[str, Any]]:
@@ -122,25 +108,25 @@ def test_malformed_frames_get_an_error_and_the_socket_stays_open(client, raw, co
     with client.websocket_connect("/ws") as ws:
         hello(ws)
         ws.send_text(raw)
-        assert ws.receive_json()["code"] == code
+        assert receive_json(ws)["code"] == code
         ws.send_json({"type": "ping"})
-        assert ws.receive_json() == {"type": "pong"}
+        assert receive_json(ws) == {"type": "pong"}
 
 
 def test_a_message_before_hello_is_refused(client):
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "message", "client_id": "c-1", "text": "hi"})
-        assert ws.receive_json()["code"] == "hello_required"
+        assert receive_json(ws)["code"] == "hello_required"
 
 
 def test_long_and_empty_messages_get_clear_errors(client):
     with client.websocket_connect("/ws") as ws:
         hello(ws)
         ws.send_json({"type": "message", "client_id": "c-long", "text": "a" * 2001})
-        error = ws.receive_json()
+        error = receive_json(ws)
         assert error["code"] == "message_too_long" and "2000" in error["message"]
         ws.send_json({"type": "message", "client_id": "c-empty", "text": "   "})
-        assert ws.receive_json()["code"] == "empty_message"
+        assert receive_json(ws)["code"] == "empty_message"
 
 
 def test_too_many_messages_a_minute_are_refused(stack):
@@ -149,7 +135,7 @@ def test_too_many_messages_a_minute_are_refused(stack):
         ask(ws, "hi")
         ask(ws, "what is iop")
         ws.send_json({"type": "message", "client_id": "c-third", "text": "what is dbt"})
-        error = ws.receive_json()
+        error = receive_json(ws)
     assert error["code"] == "rate_limited"
     assert 0 < error["retry_after"] <= 60
 
@@ -158,7 +144,7 @@ def test_too_many_connections_from_one_address_are_refused(stack):
     with gateway_for(stack, connections_per_ip=2) as limited:
         with limited.websocket_connect("/ws"), limited.websocket_connect("/ws"):
             with limited.websocket_connect("/ws") as third:
-                assert third.receive_json()["code"] == "too_many_connections"
+                assert receive_json(third)["code"] == "too_many_connections"
         with limited.websocket_connect("/ws") as again:  # closing frees the slots
             assert hello(again)["type"] == "welcome"
 
@@ -170,7 +156,7 @@ def test_rasa_down_gives_a_clear_message_and_the_gateway_stays_up(stack):
             ws.send_json({"type": "message", "client_id": "c-1", "text": "what is iop"})
             frames = receive_until(ws, "error")
             ws.send_json({"type": "ping"})
-            assert ws.receive_json() == {"type": "pong"}
+            assert receive_json(ws) == {"type": "pong"}
         assert down.get("/healthz").status_code == 200
         ready = down.get("/readyz")
     error = frames[-1]
@@ -181,7 +167,7 @@ def test_rasa_down_gives_a_clear_message_and_the_gateway_stays_up(stack):
 
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json() == {"status": "ready", "visitor_message_failures": 0}
 
 
 def test_the_widget_and_demo_page_are_served(client):
@@ -213,6 +199,6 @@ def test_a_visitor_cannot_read_or_write_another_visitors_conversation(client, st
         ask(second, "what is iop")
         # Nothing the second visitor did reached the first conversation, or the first visitor's socket.
         first.send_json({"type": "ping"})
-        assert first.receive_json() == {"type": "pong"}
+        assert receive_json(first) == {"type": "pong"}
     texts = [event.get("text") for event in stack.events(mine) if event["event"] == "user"]
     assert texts == ["my name is Dana and I use kratom daily"]

@@ -16,6 +16,8 @@ from bot.web.app import expire_overdue
 from bot.web.rasa_client import RasaClient
 from bot.web.console.live import StaffHub
 from bot.web.event_bus import EventBus
+from bot.web.metrics import Metrics
+from bot.web.safety_net import SafetyNet
 from bot.web.visitor_socket import VisitorHub
 
 pytestmark = pytest.mark.integration
@@ -93,9 +95,10 @@ def test_an_unclaimed_handoff_expires_and_the_bot_answers_again(stack, sender):
 async def expire_once(stack, now) -> int:
     """One round of the gateway's expiry job, run here so the test controls the clock."""
     rasa, bus = RasaClient(stack.settings), EventBus()
-    gateway = SimpleNamespace(state=SimpleNamespace(settings=stack.settings, rasa=rasa,
-                                                    hub=VisitorHub(stack.settings, rasa, bus),
-                                                    staff_hub=StaffHub(stack.settings, bus)))
+    staff_hub = StaffHub(stack.settings, bus)
+    hub = VisitorHub(stack.settings, rasa, bus, SafetyNet(stack.settings, rasa, staff_hub), Metrics())
+    gateway = SimpleNamespace(state=SimpleNamespace(settings=stack.settings, rasa=rasa, hub=hub,
+                                                    staff_hub=staff_hub))
     try:
         return await expire_overdue(gateway, now=now)
     finally:

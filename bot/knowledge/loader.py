@@ -76,8 +76,22 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> Optional[Entry]:
         return self._by_id.get(entry_id)
 
+    def require(self, entry_id: str) -> Entry:
+        """The entry the code relies on by id; a knowledge file without it is a deployment error."""
+        entry = self._by_id.get(entry_id)
+        if entry is None:
+            raise KeyError(f"knowledge file has no entry with id {entry_id!r}")
+        return entry
+
     def for_intent(self, intent: str) -> Optional[Entry]:
         return self._by_intent.get(intent)
+
+    def require_for_intent(self, intent: str) -> Entry:
+        """The entry the code relies on for an intent; see `require`."""
+        entry = self._by_intent.get(intent)
+        if entry is None:
+            raise KeyError(f"knowledge file has no entry for intent {intent!r}")
+        return entry
 
     def of_kind(self, kind: str) -> List[Entry]:
         return [entry for entry in self.entries if entry.kind == kind]

@@ -32,6 +32,7 @@ A test checks that it never changes a result.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 import warnings
 from dataclasses import dataclass
@@ -41,10 +42,11 @@ from typing import AbstractSet, Any, Dict, FrozenSet, Iterable, List, Mapping, O
 
 import yaml
 
-try:  # Python 3.11+
-    import re._parser as _sre  # type: ignore[import-not-found]
-except ImportError:  # Python 3.10
-    import sre_parse as _sre  # type: ignore[no-redef]
+# A version check rather than try/except, so mypy checks the branch for the configured Python.
+if sys.version_info >= (3, 11):
+    import re._parser as _sre
+else:
+    import sre_parse as _sre
 
 __all__ = [
     "CRISIS_SELF_HARM",
@@ -428,7 +430,7 @@ def _compile_alternative(pattern_id: str, source: str) -> _Alternative:
         raise CrisisPatternError(f"pattern {pattern_id!r}: {problem}")
     if parsed.getwidth()[0] == 0:
         raise CrisisPatternError(f"pattern {pattern_id!r}: regex can match empty text ({source!r})")
-    needs = _requirements(list(parsed), [], True)
+    needs = _requirements(list(parsed.data), [], True)
     return _Alternative(regex, tuple(sorted(needs, key=_score, reverse=True)) if needs else None)
 
 

@@ -105,7 +105,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         texts = [message.get(TEXT) or "" for message in messages]
         probabilities = self._model.predict_proba(texts)
         classes = self._model.classes_
-        for message, row in zip(messages, probabilities):
+        for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)[: self._config["ranking_length"]]
             ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List, cast
 
 import spacy
+from spacy.pipeline import EntityRuler
 
 from bot.knowledge.loader import KnowledgeBase
 from bot.settings import REPO_ROOT
@@ -46,8 +47,10 @@ def build(knowledge: KnowledgeBase, out_dir: Path = PIPELINE_DIR) -> Path:
         return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
-    ruler.add_patterns(patterns)
+    # add_pipe is typed as returning any Pipe; "entity_ruler" always builds an EntityRuler.
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}))
+    # spaCy types patterns as str-or-token-list values; ours are all phrase (str) patterns.
+    ruler.add_patterns(cast(List[Dict[str, Any]], patterns))
     nlp.to_disk(out_dir)
     stamp.write_text(fingerprint)
     return out_dir

@@ -3,7 +3,15 @@
 from bot.store.crypto import ContactCipher, ContactKeyError, contact_cipher
 from bot.store.db import dispose_engines, engine_for, make_engine, migrate, session_scope
 from bot.store.models import (
-    AuditEntry, Base, CallbackRequest, CannedReply, Handoff, HandoffTransition, Note, StaffMember, utcnow,
+    AuditEntry,
+    Base,
+    CallbackRequest,
+    CannedReply,
+    Handoff,
+    HandoffTransition,
+    Note,
+    StaffMember,
+    utcnow,
 )
 from bot.store.passwords import MIN_PASSWORD_CHARS, WeakPassword, hash_password, verify_password
 

@@ -8,9 +8,20 @@ UTC datetimes, so both databases behave the same.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, text,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
@@ -23,7 +34,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# SQLAlchemy 1.4 ships no type information, so the generated base can only be Any to mypy.
+Base: Any = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 PRESENCES = ("online", "away", "offline")
 PRIORITIES = ("urgent", "normal")

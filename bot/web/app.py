@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional
+import hmac
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -22,11 +23,12 @@ from bot.store import contact_cipher, migrate, session_scope
 from bot.web import console, internal_api
 from bot.web.console.live import StaffHub
 from bot.web.event_bus import EventBus
+from bot.web.metrics import Metrics
 from bot.web.rasa_client import RasaClient, RasaUnavailable
+from bot.web.safety_net import SafetyNet
 from bot.web.visitor_socket import VisitorHub
 
 logger = logging.getLogger(__name__)
-# Housekeeping each gateway runs; doing it on several gateways at once is harmless.
 EXPIRY_CHECK_SECONDS = 30
 REDACTION_SECONDS = 15
 RETENTION_SECONDS = 24 * 3600
@@ -48,17 +50,21 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         migrate(settings.app_db_url)
         app.state.settings = settings
+        app.state.metrics = Metrics()
+        # An error in a task nobody awaits is logged and counted, never lost.
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: _unhandled_task_error(app.state.metrics, context))
         # Fails here, at start-up, when no key is configured outside development.
         app.state.contact_cipher = contact_cipher(settings)
         app.state.rasa = RasaClient(settings)
         app.state.bus = EventBus(settings.redis_url)
         app.state.staff_hub = StaffHub(settings, app.state.bus)
-        app.state.hub = VisitorHub(settings, app.state.rasa, app.state.bus,
+        # Fails here too when domain.yml lacks the crisis answers the gateway must be able to give.
+        safety = SafetyNet(settings, app.state.rasa, app.state.staff_hub)
+        app.state.hub = VisitorHub(settings, app.state.rasa, app.state.bus, safety, app.state.metrics,
                                    on_paused_message=app.state.staff_hub.visitor_wrote)
         await app.state.bus.start()
-        background = [asyncio.create_task(every(EXPIRY_CHECK_SECONDS, expire_overdue, app)),
-                      asyncio.create_task(every(REDACTION_SECONDS, redact_contact_details, app)),
-                      asyncio.create_task(every(RETENTION_SECONDS, purge_expired, app))]
+        background = [asyncio.create_task(every(seconds, job, app)) for seconds, job in HOUSEKEEPING]
         yield
         for task in background:
             task.cancel()
@@ -80,9 +86,18 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
 
     async def readyz(request: Request) -> JSONResponse:
         problem = await request.app.state.rasa.readiness()
+        failures = request.app.state.metrics.value("visitor_message_failures")
         if problem:
-            return JSONResponse({"status": "not ready", "reason": problem}, status_code=503)
-        return JSONResponse({"status": "ready"})
+            return JSONResponse({"status": "not ready", "reason": problem, "visitor_message_failures": failures},
+                                status_code=503)
+        return JSONResponse({"status": "ready", "visitor_message_failures": failures})
+
+    async def metrics(request: Request) -> PlainTextResponse:
+        # The gateway is the public port: counters are for the clinic's monitoring only.
+        supplied = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(supplied, f"Bearer {settings.internal_api_token}".encode()):
+            return PlainTextResponse("unauthorised\n", status_code=401)
+        return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def visitor_socket(websocket: WebSocket) -> None:
         await websocket.app.state.hub.serve(websocket)
@@ -94,8 +109,10 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             Route("/privacy", privacy),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
             WebSocketRoute("/ws", visitor_socket),
             Route("/internal/handoffs", internal_api.open_handoff, methods=["POST"]),
+            Route("/internal/handoffs/status", internal_api.handoff_status, methods=["POST"]),
             Route("/internal/callbacks", internal_api.store_callback, methods=["POST"]),
             *console.routes(),
         ],
@@ -103,12 +120,10 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
     )
 
 
-async def expire_overdue(app: Starlette, now=None) -> int:
+async def expire_overdue(app: Starlette, now: Optional[datetime] = None) -> int:
     """Waiting handoffs nobody claimed in time: the bot resumes and offers a callback."""
     settings: Settings = app.state.settings
-    with session_scope(settings.app_db_url) as session:
-        expired = handoffs.expire_waiting(session, timedelta(minutes=settings.handoff_wait_minutes), now=now)
-        conversations = [(handoff.id, handoff.conversation_id, handoff.priority) for handoff in expired]
+    conversations = await asyncio.to_thread(_expire_waiting, settings, now)
     if not conversations:
         return 0
     entry = knowledge().get("handoff_expired")
@@ -117,10 +132,17 @@ async def expire_overdue(app: Starlette, now=None) -> int:
         try:
             await app.state.rasa.resume(conversation_id, entry.short)
         except RasaUnavailable as exc:
+            # The visitor's next message finds the conversation paused with no handoff and resumes it.
             logger.warning("could not resume an expired handoff's conversation: %s", exc)
         await app.state.hub.say(conversation_id, entry.short,
                                 [{"title": "Request a call back", "payload": "/request_callback"}])
     return len(conversations)
+
+
+def _expire_waiting(settings: Settings, now: Optional[datetime]) -> Tuple[Tuple[int, str, str], ...]:
+    with session_scope(settings.app_db_url) as session:
+        expired = handoffs.expire_waiting(session, timedelta(minutes=settings.handoff_wait_minutes), now=now)
+        return tuple((handoff.id, handoff.conversation_id, handoff.priority) for handoff in expired)
 
 
 async def redact_contact_details(app: Starlette) -> int:
@@ -134,11 +156,29 @@ async def purge_expired(app: Starlette) -> retention.PurgeReport:
     return report
 
 
-async def every(seconds: float, job: Callable[[Starlette], Awaitable[Any]], app: Starlette) -> None:
-    """Run a housekeeping job forever; one failed round is logged and does not stop the next."""
+Job = Callable[[Starlette], Awaitable[Any]]
+# Housekeeping each gateway runs; doing it on several gateways at once is harmless.
+HOUSEKEEPING: Tuple[Tuple[float, Job], ...] = (
+    (EXPIRY_CHECK_SECONDS, expire_overdue),
+    (REDACTION_SECONDS, redact_contact_details),
+    (RETENTION_SECONDS, purge_expired),
+)
+
+
+async def every(seconds: float, job: Job, app: Starlette,
+                sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    """Run a housekeeping job forever; one failed round is logged and counted and does not stop the next."""
     while True:
-        await asyncio.sleep(seconds)
+        await sleep(seconds)
         try:
             await job(app)
         except Exception:
-            logger.exception("%s failed", job.__name__)
+            app.state.metrics.count("housekeeping_failures")
+            logger.exception("%s failed", getattr(job, "__name__", job))
+
+
+def _unhandled_task_error(metrics: Metrics, context: Dict[str, Any]) -> None:
+    metrics.count("unretrieved_task_errors")
+    exc = context.get("exception")
+    logger.error("unhandled error in a background task: %s %s", context.get("message"),
+                 f"{type(exc).__name__}: {exc}" if exc else "")

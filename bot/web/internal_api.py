@@ -6,7 +6,8 @@ Token-protected and meant for loopback: `POST /internal/handoffs` with
 Answers `{"status": "waiting", "handoff_id": N}` when a person can take the
 conversation now, or `{"status": "unavailable"}` when no one is online or it
 is outside staff hours (an urgent handoff is still queued for the next
-person to log in).
+person to log in). `POST /internal/handoffs/status` with `{"conversation_id"}` answers
+`{"open": true|false}`: whether the conversation has a waiting or active handoff.
 """
 
 from __future__ import annotations
@@ -80,3 +81,14 @@ async def store_callback(request: Request) -> JSONResponse:
         session.flush()
         callback_id = callback.id
     return JSONResponse({"status": "stored", "callback_id": callback_id})
+
+
+async def handoff_status(request: Request) -> JSONResponse:
+    """Whether a conversation still has a waiting or active handoff (asked when its Rasa session expires)."""
+    settings: Settings = request.app.state.settings
+    body = await read_request(request, ("conversation_id",))
+    if isinstance(body, JSONResponse):
+        return body
+    with session_scope(settings.app_db_url) as session:
+        handoff_id = handoffs.open_handoff_id(session, body["conversation_id"])
+    return JSONResponse({"open": handoff_id is not None})

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from typing import Deque, Dict, Optional
+from typing import Callable, Deque, Dict, Optional
+
+WINDOW_SECONDS = 60.0
 
 
 class MessageRateLimit:
     """At most `per_minute` messages in any 60-second window, per conversation."""
 
-    def __init__(self, per_minute: int, clock=time.monotonic) -> None:
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self._clock = clock
         self._sent: Dict[str, Deque[float]] = defaultdict(deque)
@@ -19,15 +21,25 @@ class MessageRateLimit:
     def retry_after(self, conversation_id: str) -> Optional[float]:
         """None if a message may be sent now (and counts it), else seconds to wait."""
         now = self._clock()
-        if now - self._last_prune > 60:
+        if now - self._last_prune > WINDOW_SECONDS:
             self._forget_idle(now)
         sent = self._sent[conversation_id]
-        while sent and now - sent[0] >= 60:
+        while sent and now - sent[0] >= WINDOW_SECONDS:
             sent.popleft()
         if len(sent) >= self.per_minute:
-            return round(60 - (now - sent[0]), 1)
+            return round(WINDOW_SECONDS - (now - sent[0]), 1)
         sent.append(now)
         return None
+
+    def tracked_conversations(self) -> int:
+        return len(self._sent)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop conversations with no message in the last minute, so memory stays bounded."""
+        idle = [key for key, sent in self._sent.items() if not sent or now - sent[-1] >= WINDOW_SECONDS]
+        for conversation_id in idle:
+            del self._sent[conversation_id]
+        self._last_prune = now
 
 
 class ConnectionLimit:
@@ -48,8 +60,5 @@ class ConnectionLimit:
         if self._open[ip] <= 0:
             del self._open[ip]
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop conversations with no message in the last minute, so memory stays bounded."""
-        for conversation_id in [c for c, sent in self._sent.items() if not sent or now - sent[-1] >= 60]:
-            del self._sent[conversation_id]
-        self._last_prune = now
+    def open_connections(self, ip: str) -> int:
+        return self._open.get(ip, 0)

@@ -50,27 +50,29 @@ class RasaClient:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         return response.json().get("events") or []
 
-    async def resume(self, conversation_id: str, text: str) -> None:
-        """Un-pause a conversation and record `text` as the bot's message in its transcript."""
-        try:
-            response = await self._http.post(
-                f"{self._base}/conversations/{conversation_id}/tracker/events",
-                params={"token": self._settings.rasa_token},
-                # Ending on action_listen puts the dialogue back where rules expect a new message.
-                json=[{"event": "resume"}, {"event": "bot", "text": text},
-                      {"event": "action", "name": "action_listen"}],
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+    async def resume(self, conversation_id: str, text: Optional[str] = None) -> None:
+        """Un-pause a conversation, recording `text` (if any) as the bot's message in its transcript."""
+        said = [{"event": "bot", "text": text}] if text else []
+        # Ending on action_listen puts the dialogue back where rules expect a new message.
+        await self._append_events(conversation_id, [{"event": "resume"}, *said,
+                                                    {"event": "action", "name": "action_listen"}])
 
     async def record_staff_message(self, conversation_id: str, text: str, staff_name: str) -> None:
         """Add a staff member's message to the transcript, so one tracker holds every voice."""
+        await self._append_events(conversation_id, [{"event": "bot", "text": text,
+                                                     "metadata": {"staff_name": staff_name}}])
+
+    async def record_assistant_message(self, conversation_id: str, message: Dict[str, Any], sent_by: str) -> None:
+        """Add a message the gateway sent on the assistant's behalf (e.g. a crisis answer while paused)."""
+        data = {"buttons": message.get("buttons") or None, "custom": {"urgent": bool(message.get("urgent"))}}
+        await self._append_events(conversation_id, [{"event": "bot", "text": message["text"], "data": data,
+                                                     "metadata": {"sent_by": sent_by}}])
+
+    async def _append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> None:
         try:
             response = await self._http.post(
                 f"{self._base}/conversations/{conversation_id}/tracker/events",
-                params={"token": self._settings.rasa_token},
-                json=[{"event": "bot", "text": text, "metadata": {"staff_name": staff_name}}],
+                params={"token": self._settings.rasa_token}, json=events,
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:

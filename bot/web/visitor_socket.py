@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import time
+import traceback
 from collections import OrderedDict, defaultdict
-from typing import Any, Awaitable, Callable, Dict, Optional, Set
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -15,8 +17,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bot.settings import Settings
 from bot.web import conversation_ids
 from bot.web.event_bus import Event, EventBus
+from bot.nlp.crisis import CrisisMatch
 from bot.web.limits import ConnectionLimit, MessageRateLimit
+from bot.web.metrics import Metrics
 from bot.web.rasa_client import RasaClient, RasaUnavailable
+from bot.web.safety_net import SafetyNet
 from bot.web.transcript import bot_messages, history, is_urgent
 
 logger = logging.getLogger(__name__)
@@ -24,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Answers kept per conversation so a message re-sent after a reconnect is answered, not re-run.
 REMEMBERED_REPLIES = 50
 REMEMBERED_CONVERSATIONS = 10_000
+# How much of an over-long message the crisis rules read (the detector's cost grows with length).
+MAX_CRISIS_SCAN_CHARS = 10_000
 # A page address longer than this is not a real page the widget sits on.
 MAX_PAGE_URL_CHARS = 500
 
@@ -52,7 +59,8 @@ class ReplyMemory:
         self._replies: "OrderedDict[str, OrderedDict[str, Dict[str, Any]]]" = OrderedDict()
 
     def get(self, conversation_id: str, client_id: str) -> Optional[Dict[str, Any]]:
-        return self._replies.get(conversation_id, {}).get(client_id)
+        replies = self._replies.get(conversation_id)
+        return replies.get(client_id) if replies is not None else None
 
     def put(self, conversation_id: str, client_id: str, frame: Dict[str, Any]) -> None:
         replies = self._replies.setdefault(conversation_id, OrderedDict())
@@ -64,14 +72,31 @@ class ReplyMemory:
             self._replies.popitem(last=False)
 
 
-class VisitorHub:
-    """Open visitor sockets by conversation, and the per-conversation order of relays."""
+@dataclass
+class Visit:
+    """One open websocket: its conversation, the page it sits on, and its messages in flight."""
 
-    def __init__(self, settings: Settings, rasa: RasaClient, bus: EventBus,
-                 on_paused_message: Optional[PausedMessageHandler] = None) -> None:
+    websocket: WebSocket
+    conversation_id: Optional[str] = None
+    page_url: Optional[str] = None
+    tasks: Set["asyncio.Task[None]"] = field(default_factory=set)
+
+
+class VisitorHub:
+    """Open visitor sockets by conversation, and the per-conversation order of relays.
+
+    Every visitor message is answered: by Rasa; by the gateway's crisis answer when the crisis rules
+    match and Rasa is paused, down or slow; or by the `assistant_unavailable` answer (a person to
+    reach, 988 and 911) when anything on the way fails, with one log line and a count on /metrics.
+    """
+
+    def __init__(self, settings: Settings, rasa: RasaClient, bus: EventBus, safety: SafetyNet,
+                 metrics: Metrics, on_paused_message: Optional[PausedMessageHandler] = None) -> None:
         self.settings = settings
         self.rasa = rasa
         self.bus = bus
+        self.safety = safety
+        self.metrics = metrics
         self.on_paused_message = on_paused_message
         bus.subscribe(self._deliver)
         self.sockets: Dict[str, Set[WebSocket]] = defaultdict(set)
@@ -107,47 +132,54 @@ class VisitorHub:
                 "too_many_connections", "Too many chat windows are open from your network. Close one and try again."))
             await websocket.close(code=1008)
             return
-        conversation_id: Optional[str] = None
-        page_url: Optional[str] = None
-        tasks: Set[asyncio.Task] = set()
+        visit = Visit(websocket)
         try:
             while True:
                 raw = await websocket.receive_text()
-                frame = _parse(raw)
-                if frame is None:
-                    await _send(websocket, error_frame("bad_request", "That message could not be read (expected JSON)."))
-                    continue
-                kind = frame.get("type")
-                if kind == "hello":
-                    if conversation_id:
-                        self.sockets[conversation_id].discard(websocket)
-                    conversation_id = await self._welcome(websocket, frame)
-                    page_url = _page_url(frame.get("page_url"))
-                elif kind == "ping":
-                    await _send(websocket, {"type": "pong"})
-                elif kind == "message":
-                    if conversation_id is None:
-                        await _send(websocket, error_frame("hello_required", "Say hello first: send a `hello` frame."))
-                        continue
-                    task = asyncio.create_task(self._on_message(websocket, conversation_id, frame, page_url))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                else:
-                    await _send(websocket, error_frame("bad_request", f"Unknown message type {kind!r}."))
+                try:
+                    await self._on_frame(visit, raw)
+                except Exception as exc:
+                    self._failed(visit.conversation_id, exc)
+                    await _send(websocket, error_frame("assistant_unavailable", unavailable_message(self.settings)))
         except WebSocketDisconnect:
             pass
         finally:
             self.connection_limit.release(ip)
-            if conversation_id:
-                self.sockets[conversation_id].discard(websocket)
-                if not self.sockets[conversation_id]:
-                    del self.sockets[conversation_id]
+            if visit.conversation_id:
+                self.sockets[visit.conversation_id].discard(websocket)
+                if not self.sockets[visit.conversation_id]:
+                    del self.sockets[visit.conversation_id]
+
+    async def _on_frame(self, visit: Visit, raw: str) -> None:
+        websocket = visit.websocket
+        frame = _parse(raw)
+        if frame is None:
+            await _send(websocket, error_frame("bad_request", "That message could not be read (expected JSON)."))
+            return
+        kind = frame.get("type")
+        if kind == "hello":
+            if visit.conversation_id:
+                self.sockets[visit.conversation_id].discard(websocket)
+            visit.conversation_id = await self._welcome(websocket, frame)
+            visit.page_url = _page_url(frame.get("page_url"))
+        elif kind == "ping":
+            await _send(websocket, {"type": "pong"})
+        elif kind == "message":
+            if visit.conversation_id is None:
+                await _send(websocket, error_frame("hello_required", "Say hello first: send a `hello` frame."))
+                return
+            task = asyncio.create_task(self._answer(websocket, visit.conversation_id, frame, visit.page_url))
+            visit.tasks.add(task)
+            task.add_done_callback(visit.tasks.discard)
+        else:
+            await _send(websocket, error_frame("bad_request", f"Unknown message type {kind!r}."))
 
     async def _welcome(self, websocket: WebSocket, frame: Dict[str, Any]) -> str:
         requested = frame.get("conversation_id")
         restored = conversation_ids.verify(self.settings.gateway_secret, requested)
-        conversation_id = requested if restored else conversation_ids.issue(self.settings.gateway_secret)
-        past = []
+        conversation_id = requested if restored and isinstance(requested, str) else (
+            conversation_ids.issue(self.settings.gateway_secret))
+        past: List[Dict[str, Any]] = []
         if restored:
             try:
                 past = history(await self.rasa.events(conversation_id))
@@ -158,6 +190,36 @@ class VisitorHub:
                                 "restored": restored, "history": past})
         return conversation_id
 
+    async def _answer(self, websocket: WebSocket, conversation_id: str, frame: Dict[str, Any],
+                      page_url: Optional[str]) -> None:
+        """One visitor message, supervised: whatever fails, the visitor still gets an answer."""
+        try:
+            await self._on_message(websocket, conversation_id, frame, page_url)
+        except Exception as exc:
+            self._failed(conversation_id, exc)
+            await self._answer_after_failure(websocket, conversation_id, frame)
+
+    async def _answer_after_failure(self, websocket: WebSocket, conversation_id: str, frame: Dict[str, Any]) -> None:
+        client_id, text = frame.get("client_id"), frame.get("text")
+        client_id = client_id if isinstance(client_id, str) else None
+        try:
+            match = self.safety.detect(text[:MAX_CRISIS_SCAN_CHARS]) if isinstance(text, str) else None
+        except Exception as exc:
+            self._failed(conversation_id, exc)
+            match = None
+        await self.broadcast(conversation_id, {"type": "typing", "on": False})
+        if match is None:
+            await _send(websocket, error_frame("assistant_unavailable", unavailable_message(self.settings),
+                                               client_id=client_id))
+            return
+        await self._send_crisis_answer(websocket, conversation_id, client_id, match, "error")
+
+    def _failed(self, conversation_id: Optional[str], exc: BaseException) -> None:
+        self.metrics.count("visitor_message_failures")
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" at {where.filename}:{where.lineno}" if where else ""
+        logger.error("visitor message failed: conversation=%s %s: %s%s", conversation_id, type(exc).__name__, exc, at)
+
     async def _on_message(self, websocket: WebSocket, conversation_id: str, frame: Dict[str, Any],
                           page_url: Optional[str]) -> None:
         client_id = frame.get("client_id")
@@ -165,14 +227,17 @@ class VisitorHub:
         if not isinstance(client_id, str) or not client_id or not isinstance(text, str):
             await _send(websocket, error_frame("bad_request", "A message needs a `client_id` and a `text`."))
             return
-        if len(text) > self.settings.max_message_chars:
+        if not text.strip():
+            await _send(websocket, error_frame("empty_message", "Type a question first.", client_id=client_id))
+            return
+        too_long = len(text) > self.settings.max_message_chars
+        # Read even when the message itself is refused: a crisis is answered whatever else is wrong.
+        match = self.safety.detect(text[: MAX_CRISIS_SCAN_CHARS])
+        if too_long and match is None:
             await _send(websocket, error_frame(
                 "message_too_long",
                 f"That message is too long. Please keep it under {self.settings.max_message_chars} characters.",
                 client_id=client_id))
-            return
-        if not text.strip():
-            await _send(websocket, error_frame("empty_message", "Type a question first.", client_id=client_id))
             return
 
         async with self._locks[conversation_id]:
@@ -182,6 +247,10 @@ class VisitorHub:
                 await _send(websocket, earlier)
                 return
             retry_after = self.rate_limit.retry_after(conversation_id)
+            if (retry_after is not None or too_long) and match is not None:
+                await self._send_crisis_answer(websocket, conversation_id, client_id, match,
+                                               "too_long" if too_long else "rate_limited")
+                return
             if retry_after is not None:
                 await _send(websocket, error_frame(
                     "rate_limited", "You're sending messages very fast. Please wait a moment.",
@@ -195,23 +264,110 @@ class VisitorHub:
             await self.broadcast(conversation_id, {"type": "typing", "on": True})
             # The page goes into the tracker with the message, for the console's visitor context.
             metadata = {"client_id": client_id, "display_text": display_text, "page_url": page_url}
-            try:
-                replies = await self.rasa.send(conversation_id, text, metadata)
-            except RasaUnavailable as exc:
-                logger.warning("rasa unavailable: %s", exc)
-                await self.broadcast(conversation_id, {"type": "typing", "on": False})
-                await _send(websocket, error_frame(
-                    "assistant_unavailable", unavailable_message(self.settings), client_id=client_id))
-                return
-            answer = {"type": "bot", "reply_to": client_id, "messages": bot_messages(replies),
-                      "urgent": is_urgent(replies), "ts": time.time()}
-            self.replies.put(conversation_id, client_id, answer)
-            await self.broadcast(conversation_id, {"type": "typing", "on": False})
-            await self.broadcast(conversation_id, answer)
-            if not replies and self.on_paused_message is not None:
-                await self.on_paused_message(conversation_id, display_text or text, received)
+            await self._relay(websocket, conversation_id, client_id, text, display_text or text, metadata, received,
+                              match)
         if not self._locks[conversation_id].locked() and conversation_id not in self.sockets:
             self._locks.pop(conversation_id, None)
+
+    async def _relay(self, websocket: WebSocket, conversation_id: str, client_id: str, text: str, shown: str,
+                     metadata: Dict[str, Any], received: float, match: Optional[CrisisMatch]) -> None:
+        """Rasa's answer to one message, with the gateway's crisis answer wherever Rasa gives none."""
+        rasa_call = asyncio.ensure_future(self.rasa.send(conversation_id, text, metadata))
+        rasa_call.add_done_callback(_retrieve_outcome)
+        answered = False
+        if match is not None:
+            # Crisis first: a slow Rasa must not keep 988 and 911 from the visitor.
+            done, _ = await asyncio.wait({rasa_call}, timeout=self.settings.crisis_reply_seconds)
+            if not done:
+                await self._send_crisis_answer(websocket, conversation_id, client_id, match, "rasa_slow")
+                answered = True
+        try:
+            replies = await rasa_call
+        except RasaUnavailable as exc:
+            self.metrics.count("rasa_unavailable")
+            logger.warning("rasa unavailable: conversation=%s %s", conversation_id, exc)
+            await self.broadcast(conversation_id, {"type": "typing", "on": False})
+            if answered:
+                return
+            if match is not None:
+                await self._send_crisis_answer(websocket, conversation_id, client_id, match, "rasa_down")
+                return
+            await _send(websocket, error_frame(
+                "assistant_unavailable", unavailable_message(self.settings), client_id=client_id))
+            return
+        if not replies:
+            await self._paused_message(websocket, conversation_id, client_id, text, shown, metadata, received,
+                                       None if answered else match)
+            return
+        if answered:
+            # The visitor has the crisis answer already; pass on only what else Rasa said.
+            later = [message for message in bot_messages(replies) if not message["urgent"]]
+            await self.broadcast(conversation_id, {"type": "typing", "on": False})
+            if later:
+                await self.broadcast(conversation_id, {"type": "bot", "reply_to": None, "messages": later,
+                                                       "urgent": False, "ts": time.time()})
+            return
+        if match is not None and not is_urgent(replies):
+            logger.warning("rasa gave no crisis answer to a crisis-rule match: conversation=%s pattern=%s",
+                           conversation_id, match.pattern_id)
+            await self._send_crisis_answer(websocket, conversation_id, client_id, match, "rasa_missed")
+            await self.broadcast(conversation_id, {"type": "bot", "reply_to": None, "messages": bot_messages(replies),
+                                                   "urgent": False, "ts": time.time()})
+            return
+        await self._send_answer(websocket, conversation_id, client_id, bot_messages(replies), is_urgent(replies))
+
+    async def _paused_message(self, websocket: WebSocket, conversation_id: str, client_id: str, text: str,
+                              shown: str, metadata: Dict[str, Any], received: float,
+                              match: Optional[CrisisMatch]) -> None:
+        """Rasa recorded the message without answering: the conversation is paused for a person."""
+        if match is not None:
+            await self._send_crisis_answer(websocket, conversation_id, client_id, match, "paused")
+        if self.on_paused_message is not None:
+            try:
+                await self.on_paused_message(conversation_id, shown, received)
+            except Exception as exc:
+                # Staff miss a preview; the visitor's answer does not depend on it.
+                self._failed(conversation_id, exc)
+        if match is not None:
+            return
+        if await asyncio.to_thread(self.safety.has_open_handoff, conversation_id):
+            # A person has it: they answer; the empty answer tells the widget the message arrived.
+            await self._send_answer(websocket, conversation_id, client_id, [], False)
+            return
+        # Paused with nobody to answer (the handoff ended while Rasa could not be told): switch the bot
+        # back on and ask again, so the visitor is not left talking to no one.
+        self.metrics.count("stale_pauses_resumed")
+        logger.warning("conversation paused with no open handoff, resuming it: conversation=%s", conversation_id)
+        await self.rasa.resume(conversation_id)
+        replies = await self.rasa.send(conversation_id, text, {**metadata, "resent": True})
+        await self._send_answer(websocket, conversation_id, client_id, bot_messages(replies), is_urgent(replies))
+
+    async def _send_crisis_answer(self, websocket: WebSocket, conversation_id: str, client_id: Optional[str],
+                                  match: CrisisMatch, why: str) -> None:
+        """The visitor gets the safety answer first; the transcript and the console follow."""
+        self.metrics.count("gateway_crisis_answers")
+        logger.warning("gateway crisis answer: conversation=%s intent=%s why=%s", conversation_id, match.intent, why)
+        await self._send_answer(websocket, conversation_id, client_id, self.safety.answer(match), True)
+        try:
+            await self.safety.after_answer(conversation_id, match, why)
+        except Exception as exc:
+            self._failed(conversation_id, exc)
+
+    async def _send_answer(self, websocket: WebSocket, conversation_id: str, client_id: Optional[str],
+                           messages: List[Dict[str, Any]], urgent: bool) -> None:
+        answer = {"type": "bot", "reply_to": client_id, "messages": messages, "urgent": urgent, "ts": time.time()}
+        if client_id:
+            self.replies.put(conversation_id, client_id, answer)
+        await self.broadcast(conversation_id, {"type": "typing", "on": False})
+        if websocket not in self.sockets.get(conversation_id, ()):
+            await _send(websocket, answer)
+        await self.broadcast(conversation_id, answer)
+
+
+def _retrieve_outcome(task: "asyncio.Future[Any]") -> None:
+    """Mark a Rasa call's error as seen: its awaiter handles it, or has moved on after answering."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _page_url(value: Any) -> Optional[str]:

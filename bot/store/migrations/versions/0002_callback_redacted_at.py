@@ -5,8 +5,8 @@ Revises: 0001
 Created: 2026-11-26
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"

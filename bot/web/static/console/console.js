@@ -37,7 +37,8 @@
 
   function receive(frame) {
     if (frame.type === "queue") {
-      if (frame.reason === "opened") alertNewVisitor(frame);
+      // A crisis typed while waiting (or while with staff) raises the handoff to urgent: alert again.
+      if (frame.reason === "opened" || frame.reason === "escalated") alertNewVisitor(frame);
       if (page === "queue") reloadQueue();
     } else if (page === "conversation" && frame.conversation_id === body.dataset.conversation) {
       if (frame.type === "message") append("transcript", frame.role, frame.role === "visitor" ? "Visitor" : frame.name || "Staff", frame.text);
@@ -86,9 +87,10 @@
   }
 
   function alertNewVisitor(frame) {
-    if (alerted[frame.handoff_id]) return;
-    alerted[frame.handoff_id] = true;
     var urgent = frame.priority === "urgent";
+    var key = frame.handoff_id + ":" + (urgent ? "urgent" : "normal");
+    if (alerted[key]) return;
+    alerted[key] = true;
     var text = urgent ? "URGENT: a visitor in crisis is waiting" : "A visitor is waiting for a person";
     say(text);
     body.dataset.alerts = String(Number(body.dataset.alerts || 0) + 1);
