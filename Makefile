@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa 3.6 needs Python 3.10: pyenv's, else one on PATH.
 PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
 
-.PHONY: install run train validate test bench bench-chat lock clean
+.PHONY: install run train validate lint test bench bench-chat bench-staff soak lock clean
 
 install: $(VENV)/.installed
 
@@ -38,7 +38,11 @@ run: train
 	@echo
 	$(VENV)/bin/honcho start -f Procfile
 
-test: train
+lint: install
+	$(VENV)/bin/ruff check bot actions tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint train
 	$(PY) -m pytest
 
 bench: train
@@ -48,6 +52,14 @@ bench: train
 bench-chat: train
 	$(PY) -m benchmarks.chat_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),15)
 	$(PY) -m benchmarks.staff_reply --replies 50 --redis $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+
+# Not in CI: visitors through the gateway for minutes; every message answered, RSS flat. VISITORS=20 MINUTES=10.
+soak: train
+	$(PY) -m benchmarks.soak --visitors $(or $(VISITORS),20) --minutes $(or $(MINUTES),10)
+
+# 20 visitors chatting alone, then while 5 staff sign in and refresh the queue on the same gateway.
+bench-staff: train
+	$(PY) -m benchmarks.staff_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),15) --staff $(or $(STAFF),5)
 
 # Re-resolve requirements.in from scratch and pin the result into requirements.lock.
 lock:

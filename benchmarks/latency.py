@@ -41,7 +41,8 @@ def main(count: int = 300) -> dict:
             token = {"token": stack.settings.rasa_token}
 
             def parse(text: str) -> None:
-                session.post(f"{stack.rasa_url}/model/parse", params=token, json={"text": text}, timeout=30).raise_for_status()
+                response = session.post(f"{stack.rasa_url}/model/parse", params=token, json={"text": text}, timeout=30)
+                response.raise_for_status()
 
             def send(sender: str, text: str) -> None:
                 reply = session.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=30)
@@ -61,7 +62,8 @@ def main(count: int = 300) -> dict:
             print(f"REST reply          {summary_ms(reply_times)}")
 
             long_sender = f"bench-long-{uuid.uuid4().hex}"
-            growth: List[float] = [timed(lambda t=t: send(long_sender, t)) for t in itertools.islice(itertools.cycle(MESSAGES), 310)]
+            conversation = itertools.islice(itertools.cycle(MESSAGES), 310)
+            growth: List[float] = [timed(lambda t=t: send(long_sender, t)) for t in conversation]
             early, late, later = growth[:10], growth[150:160], growth[300:310]
             ratio = (sum(late) / len(late)) / (sum(early) / len(early))
             print(f"messages 1-10       {summary_ms(early)}")
@@ -77,7 +79,8 @@ def main(count: int = 300) -> dict:
                 rasa_rss_mb=rss_mb(rasa_process.pid),
                 actions_rss_mb=rss_mb(action_process.pid),
             )
-            print(f"rasa server RSS     {figures['rasa_rss_mb']:.0f} MB   action server RSS {figures['actions_rss_mb']:.0f} MB")
+            print(f"rasa server RSS     {figures['rasa_rss_mb']:.0f} MB   "
+                  f"action server RSS {figures['actions_rss_mb']:.0f} MB")
     return figures
 
 

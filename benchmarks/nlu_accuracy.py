@@ -68,8 +68,8 @@ def rasa_predictions(model: Path, texts: List[str]) -> List[str]:
 
 def scores(truth: List[str], predicted: List[str]) -> Dict[str, float]:
     labels = sorted(set(truth))
-    oos = [p in NO_GUESS for t, p in zip(truth, predicted) if t == "out_of_scope"]
-    safety = [p == t for t, p in zip(truth, predicted) if t in SAFETY]
+    oos = [p in NO_GUESS for t, p in zip(truth, predicted, strict=True) if t == "out_of_scope"]
+    safety = [p == t for t, p in zip(truth, predicted, strict=True) if t in SAFETY]
     return {
         "macro_f1": f1_score(truth, predicted, labels=labels, average="macro", zero_division=0),
         "accuracy": accuracy_score(truth, predicted),
@@ -106,8 +106,8 @@ def main() -> Dict[str, Dict[str, float]]:
         print(f"{name:24} {figures['macro_f1']:9.3f} {figures['accuracy']:9.3f} "
               f"{figures['oos_recall']:11.3f} {figures['safety_recall']:14.3f}")
     confused = sorted(
-        {(t, p) for t, p in zip(truth, ours) if t != p}, key=lambda pair: -sum(
-            1 for t, p in zip(truth, ours) if (t, p) == pair))[:8]
+        {(t, p) for t, p in zip(truth, ours, strict=True) if t != p}, key=lambda pair: -sum(
+            1 for t, p in zip(truth, ours, strict=True) if (t, p) == pair))[:8]
     print("most common confusions (truth -> predicted):",
           ", ".join(f"{t}->{p}" for t, p in confused))
     return results

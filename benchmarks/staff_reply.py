@@ -46,8 +46,10 @@ async def measure(stack, replies: int) -> list:
         while json.loads(await ws.recv())["type"] != "bot":
             pass
         with session_scope(stack.settings.app_db_url) as session:
-            handoff_id = session.execute(select(Handoff.id).where(Handoff.conversation_id == conversation_id)).scalar_one()
-        await asyncio.to_thread(http.post, f"{stack.gateway_url}/console/handoffs/{handoff_id}/claim", data={"csrf": csrf})
+            handoff_id = session.execute(
+                select(Handoff.id).where(Handoff.conversation_id == conversation_id)).scalar_one()
+        await asyncio.to_thread(http.post, f"{stack.gateway_url}/console/handoffs/{handoff_id}/claim",
+                                data={"csrf": csrf})
         times = []
         for number in range(replies):
             text = f"staff reply {number}"

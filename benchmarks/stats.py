@@ -14,7 +14,8 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 def summary_ms(values: List[float]) -> str:
     ms = [v * 1000 for v in values]
-    return f"p50 {percentile(ms, 50):6.1f} ms   p95 {percentile(ms, 95):6.1f} ms   mean {statistics.mean(ms):6.1f} ms  (n={len(ms)})"
+    return (f"p50 {percentile(ms, 50):6.1f} ms   p95 {percentile(ms, 95):6.1f} ms   "
+            f"mean {statistics.mean(ms):6.1f} ms  (n={len(ms)})")
 
 
 def rss_mb(pid: int) -> float:

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from bot.settings import Settings
 from bot.store.models import (
-    OPEN_HANDOFF_STATES, PREVIEW_CHARS, PRIORITIES, AuditEntry, Handoff, HandoffTransition, StaffMember, utcnow,
+    OPEN_HANDOFF_STATES,
+    PREVIEW_CHARS,
+    PRIORITIES,
+    AuditEntry,
+    Handoff,
+    HandoffTransition,
+    StaffMember,
+    utcnow,
 )
 
 # The console sends a heartbeat while open; someone not seen for this long has closed it.

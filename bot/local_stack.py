@@ -97,14 +97,13 @@ class Stack:
     def wait_ready(self) -> None:
         started = time.monotonic()
         deadline = started + READY_TIMEOUT
-        headers = {}
         while time.monotonic() < deadline:
             for process in self.processes.values():
                 if process.poll() is not None:
                     raise RuntimeError(f"a server exited early; see logs in {self.log_dir}")
             try:
                 status = requests.get(f"{self.rasa_url}/status", params={"token": self.settings.rasa_token},
-                                      headers=headers, timeout=2)
+                                      timeout=2)
                 health = requests.get(f"http://127.0.0.1:{self.settings.action_port}/health", timeout=2)
                 if status.ok and status.json().get("model_file") and health.ok:
                     self.ready_seconds = time.monotonic() - started

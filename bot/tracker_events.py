@@ -34,3 +34,13 @@ def tracker_store(url: str) -> Iterator[Optional[Engine]]:
         yield engine if sa.inspect(engine).has_table("events") else None
     finally:
         engine.dispose()
+
+
+def has_events(url: str, sender_id: str) -> bool:
+    """Whether Rasa has stored anything for this conversation yet."""
+    with tracker_store(url) as engine:
+        if engine is None:
+            return False
+        with engine.connect() as connection:
+            found = connection.execute(sa.select(EVENTS.c.id).where(EVENTS.c.sender_id == sender_id).limit(1))
+            return found.first() is not None

@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from bot.settings import REPO_ROOT
 from bot.local_stack import Stack, running_stack
+from bot.settings import REPO_ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

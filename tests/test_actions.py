@@ -94,7 +94,8 @@ def test_an_intent_gets_its_entrys_short_answer(intent, entry_id, clinic):
 
 
 def test_a_therapy_entity_answers_that_therapy(clinic):
-    tracker = tracker_for(user_event("do you do emdr", "ask_therapy", [{"entity": "therapy", "value": "trauma_therapy"}]))
+    emdr = [{"entity": "therapy", "value": "trauma_therapy"}]
+    tracker = tracker_for(user_event("do you do emdr", "ask_therapy", emdr))
     messages, _ = run(ActionAnswerKnowledge(), tracker)
     assert messages[0]["text"] == knowledge().get("trauma_therapy").short
 
@@ -201,7 +202,8 @@ def test_yes_after_an_offer_of_a_person_gives_the_person_details(clinic):
 
 def test_yes_after_an_answer_expands_it(clinic):
     tracker = tracker_for(
-        user_event("what is iop", "ask_iop"), bot_event("IOP is ...", ['/tell_me_more{"topic": "iop"}', "/ask_outpatient"]),
+        user_event("what is iop", "ask_iop"),
+        bot_event("IOP is ...", ['/tell_me_more{"topic": "iop"}', "/ask_outpatient"]),
         user_event("yes please", "affirm"),
     )
     messages, _ = run(ActionAnswerYes(), tracker)
@@ -223,8 +225,9 @@ def test_session_start_says_it_is_an_automated_assistant_first():
 
 def paused_tracker() -> Tracker:
     asked = user_event("can i talk to someone", "request_human")
-    return Tracker(sender_id="visitor", slots={}, latest_message=asked["parse_data"], events=[asked, {"event": "pause"}],
-                   paused=True, followup_action=None, active_loop={}, latest_action_name="action_listen")
+    return Tracker(sender_id="visitor", slots={}, latest_message=asked["parse_data"],
+                   events=[asked, {"event": "pause"}], paused=True, followup_action=None, active_loop={},
+                   latest_action_name="action_listen")
 
 
 def test_a_session_that_expires_while_staff_have_the_conversation_stays_paused(monkeypatch):

@@ -10,14 +10,15 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
 from actions.callback import valid_contact
-from bot.knowledge.loader import default as knowledge
 from bot.contact_redaction import REDACTED, SETTLE_TIME, _pattern, _redact, redact_stored_callbacks
+from bot.knowledge.loader import default as knowledge
 from bot.settings import load_settings
 from bot.store import CallbackRequest, contact_cipher, engine_for, migrate, session_scope, utcnow
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("(314) 555-0100", "(314) 555-0100"), ("314-555-0100", "314-555-0100"), ("  maria@example.org ", "maria@example.org"),
+    ("(314) 555-0100", "(314) 555-0100"), ("314-555-0100", "314-555-0100"),
+    ("  maria@example.org ", "maria@example.org"),
     ("call me", None), ("555-01", None), ("maria@", None), ("", None),
 ])
 def test_contact_details_are_a_us_phone_number_or_an_email(text, expected):
@@ -94,7 +95,8 @@ def test_a_request_is_redacted_only_after_its_turn_has_been_saved(tmp_path):
     assert redact_stored_callbacks(settings, cipher, now=utcnow() + SETTLE_TIME) == 1
     assert redact_stored_callbacks(settings, cipher, now=utcnow() + SETTLE_TIME) == 0
     with engine_for(settings.tracker_db_url).connect() as connection:
-        assert json.loads(connection.execute(text("SELECT data FROM events")).scalar_one())["text"] == f"it's {REDACTED}"
+        stored = json.loads(connection.execute(text("SELECT data FROM events")).scalar_one())
+        assert stored["text"] == f"it's {REDACTED}"
 
 
 @pytest.mark.integration

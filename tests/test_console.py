@@ -11,8 +11,7 @@ from starlette.testclient import TestClient
 from bot import handoffs
 from bot.store import StaffMember, session_scope, utcnow
 from bot.web.app import create_app
-from tests.console_client import console_settings, PASSWORD, add_staff, audit_actions, csrf_from, sign_in
-
+from tests.console_client import PASSWORD, add_staff, audit_actions, console_settings, csrf_from, sign_in
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from bot import handoffs
 from bot.store import AuditEntry, CallbackRequest, CannedReply, Handoff, Note, StaffMember, session_scope, utcnow
 from bot.web.app import create_app
 from bot.web.console.live import NOT_SIGNED_IN
-from tests.console_client import console_settings, add_staff, audit_actions, post, sign_in
+from tests.console_client import add_staff, audit_actions, console_settings, post, sign_in
+from tests.sockets import receive_json
 
 INTERNAL = {"authorization": "Bearer dev-internal-token-change-me"}
 
@@ -137,10 +138,10 @@ def test_a_new_handoff_reaches_open_consoles_live(console, settings):
             "conversation_id": "conv-live", "reason": "crisis_self_harm", "priority": "urgent",
             "last_intent": "crisis_self_harm"})
         handoff_id = response.json()["handoff_id"]
-        assert socket.receive_json() == {"type": "queue", "reason": "opened", "handoff_id": handoff_id,
+        assert receive_json(socket) == {"type": "queue", "reason": "opened", "handoff_id": handoff_id,
                                          "priority": "urgent"}
         post(console, f"/console/handoffs/{handoff_id}/claim")
-        assert socket.receive_json()["reason"] == "claimed"
+        assert receive_json(socket)["reason"] == "claimed"
 
 
 def test_a_visitor_message_to_a_person_reaches_the_console_live(console, settings):
@@ -149,13 +150,13 @@ def test_a_visitor_message_to_a_person_reaches_the_console_live(console, setting
     hub = console.app.state.staff_hub
     with live(console) as socket:
         console.portal.call(hub.visitor_wrote, "conv-talk", "my insurance is Cigna", 1.0)
-        assert socket.receive_json() == {"type": "message", "conversation_id": "conv-talk", "role": "visitor",
+        assert receive_json(socket) == {"type": "message", "conversation_id": "conv-talk", "role": "visitor",
                                          "text": "my insurance is Cigna", "ts": 1.0}
-        assert socket.receive_json()["reason"] == "visitor_message"
+        assert receive_json(socket)["reason"] == "visitor_message"
         # A conversation without a handoff tells the console nothing.
         console.portal.call(hub.visitor_wrote, "conv-bot-only", "hello", 2.0)
         socket.send_text('{"type":"ping"}')
-        assert socket.receive_json() == {"type": "pong"}
+        assert receive_json(socket) == {"type": "pong"}
     with session_scope(settings.app_db_url) as session:
         assert session.execute(select(Handoff.last_visitor_message)
                                .where(Handoff.conversation_id == "conv-talk")).scalar_one() == "my insurance is Cigna"
@@ -169,7 +170,7 @@ def test_the_live_socket_keeps_presence_fresh(console, settings):
         assert not handoffs.staff_available(session, utcnow(), hours)
     with live(console) as socket:
         socket.send_text('{"type":"ping"}')
-        socket.receive_json()
+        receive_json(socket)
     with session_scope(settings.app_db_url) as session:
         assert handoffs.staff_available(session, utcnow(), hours)
 
@@ -177,10 +178,10 @@ def test_the_live_socket_keeps_presence_fresh(console, settings):
 def test_an_open_live_socket_is_cut_off_when_the_account_is_disabled(console, settings):
     with live(console) as socket:
         socket.send_text('{"type":"ping"}')
-        assert socket.receive_json() == {"type": "pong"}
+        assert receive_json(socket) == {"type": "pong"}
         with session_scope(settings.app_db_url) as session:
             session.execute(update(StaffMember).values(disabled_at=utcnow(), sessions_revoked_at=utcnow()))
         socket.send_text('{"type":"ping"}')
         with pytest.raises(WebSocketDisconnect) as closed:
-            socket.receive_json()
+            receive_json(socket)
     assert closed.value.code == NOT_SIGNED_IN

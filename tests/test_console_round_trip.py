@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from bot.knowledge.loader import default as knowledge
 from bot.store import AuditEntry, Handoff, StaffMember, session_scope
 from tests.console_client import PASSWORD, add_staff, csrf_from, sign_in
+from tests.sockets import receive_json, recv_json
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ class Staff:
 
 async def next_bot_frame(ws) -> dict:
     while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        frame = await recv_json(ws, timeout=30)
         if frame["type"] == "bot" and frame["messages"]:
             return frame
 
@@ -53,8 +54,9 @@ def test_staff_take_over_reply_and_hand_back(stack):
         async with websockets.connect(stack.gateway_url.replace("http", "ws") + "/ws") as ws:
             await ws.send(json.dumps({"type": "hello", "conversation_id": None,
                                       "page_url": "https://engage.example/kratom-withdrawal"}))
-            conversation_id = json.loads(await ws.recv())["conversation_id"]
-            await ws.send(json.dumps({"type": "message", "client_id": "c-1", "text": "i want to talk to a real person"}))
+            conversation_id = (await recv_json(ws))["conversation_id"]
+            await ws.send(json.dumps({"type": "message", "client_id": "c-1",
+                                      "text": "i want to talk to a real person"}))
             waiting = await next_bot_frame(ws)
             assert waiting["messages"][-1]["text"] == knowledge().get("handoff_waiting").short
 
@@ -69,7 +71,7 @@ def test_staff_take_over_reply_and_hand_back(stack):
 
             await asyncio.to_thread(staff.post, f"/console/handoffs/{handoff_id}/notes", text="Asked about IOP.")
             page = html.unescape((await asyncio.to_thread(
-                staff.http.get, f"{stack.gateway_url}/console/handoffs/{handoff_id}")).text)
+                staff.http.get, f"{stack.gateway_url}/console/handoffs/{handoff_id}", timeout=10)).text)
             assert "thanks, i'll wait" in page and "Rosa:</strong> Hi, this is Rosa." in page
             assert "https://engage.example/kratom-withdrawal" in page and "UTC" in page
             assert "Asked about IOP." in page
@@ -131,9 +133,9 @@ def test_a_staff_reply_reaches_a_visitor_on_another_gateway(stack, redis_url):
             csrf = csrf_from(staff_gateway.get("/console").text)
             with visitor_gateway.websocket_connect("/ws") as ws:
                 ws.send_json({"type": "hello", "conversation_id": None})
-                conversation_id = ws.receive_json()["conversation_id"]
+                conversation_id = receive_json(ws)["conversation_id"]
                 ws.send_json({"type": "message", "client_id": "c-1", "text": "can i talk to a human"})
-                while ws.receive_json()["type"] != "bot":
+                while receive_json(ws)["type"] != "bot":
                     pass
                 with session_scope(stack.settings.app_db_url) as session:
                     handoff_id = handoff_id_of(session, conversation_id)
@@ -152,7 +154,7 @@ def frame_before_deadline(ws, wanted, seconds: float = 10) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ws.send_json({"type": "ping"})
-        while (frame := ws.receive_json())["type"] != "pong":
+        while (frame := receive_json(ws))["type"] != "pong":
             if wanted(frame):
                 return frame
         time.sleep(0.05)

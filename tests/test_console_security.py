@@ -13,7 +13,8 @@ from bot import handoffs
 from bot.store import session_scope
 from bot.web.app import create_app
 from bot.web.console.live import NOT_SIGNED_IN, WRONG_ORIGIN
-from tests.console_client import console_settings, add_staff, audit_actions, csrf_from, post, sign_in
+from tests.console_client import add_staff, audit_actions, console_settings, csrf_from, post, sign_in
+from tests.sockets import receive_json, receive_text
 
 PUBLIC = ("/console/login", "/console/static")
 
@@ -87,16 +88,16 @@ def test_every_console_form_refuses_a_signed_in_person_without_the_token(app, co
 def test_the_live_socket_refuses_strangers_and_other_sites(console):
     with pytest.raises(WebSocketDisconnect) as refused:
         with console.websocket_connect("/console/ws", headers={"origin": "http://testserver"}) as socket:
-            socket.receive_text()
+            receive_text(socket)
     assert refused.value.code == NOT_SIGNED_IN
     sign_in(console)
     with pytest.raises(WebSocketDisconnect) as cross_site:
         with console.websocket_connect("/console/ws", headers={"origin": "https://evil.example"}) as socket:
-            socket.receive_text()
+            receive_text(socket)
     assert cross_site.value.code == WRONG_ORIGIN
     with console.websocket_connect("/console/ws", headers={"origin": "http://testserver"}) as socket:
         socket.send_text('{"type":"ping"}')
-        assert socket.receive_json() == {"type": "pong"}
+        assert receive_json(socket) == {"type": "pong"}
 
 
 def test_console_pages_are_not_cached_framed_or_open_to_inline_script(console):

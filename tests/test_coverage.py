@@ -24,7 +24,8 @@ ANSWERED_WITHOUT_KNOWLEDGE = {
     "deny": "utter_no_problem",
 }
 # Entries reached by id from an action rather than by intent or entity.
-REACHED_BY_ID = {"disclosure", "handoff_waiting", "handoff_expired", "handoff_resolved", "callback_saved", "callback_declined"}
+REACHED_BY_ID = {"disclosure", "handoff_waiting", "handoff_expired", "handoff_resolved", "callback_saved",
+                 "callback_declined"}
 MIN_EXAMPLES = 25
 # The catalogue's 39 intent names: a contract with the console's analytics and the evaluation.
 CATALOGUE_INTENTS = {
@@ -76,7 +77,7 @@ def intent_followed_by(action_steps: list) -> dict:
     """intent -> the set of actions directly following it in any rule or story."""
     result: dict = {}
     for steps in action_steps:
-        for step, following in zip(steps, steps[1:]):
+        for step, following in zip(steps, steps[1:], strict=False):
             intents = [step["intent"]] if "intent" in step else [o["intent"] for o in step.get("or", [])]
             nxt = following.get("action")
             for intent in intents:

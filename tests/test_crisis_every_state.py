@@ -266,3 +266,26 @@ def stack_tracker_paused(stack, conversation_id: str) -> bool:
     response = requests.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
                             params={"token": stack.settings.rasa_token}, timeout=10)
     return response.json()["paused"]
+
+
+def test_a_conversation_rasa_never_saw_can_get_staff_replies_and_be_resumed(stack):
+    """After the gateway answered with Rasa down, Rasa has no tracker for the conversation yet."""
+    import asyncio
+    import uuid
+
+    from bot.web.rasa_client import RasaClient
+
+    conversation_id = f"never-seen-{uuid.uuid4().hex}"
+
+    async def staff_then_bot() -> None:
+        rasa = RasaClient(stack.settings)
+        try:
+            await rasa.record_staff_message(conversation_id, "Hi, this is Ana from admissions.", "Ana")
+            await rasa.resume(conversation_id, "The assistant is back.")
+        finally:
+            await rasa.close()
+
+    asyncio.run(staff_then_bot())
+    kinds = [(event["event"], event.get("text")) for event in stack.events(conversation_id)]
+    assert kinds[:3] == [("action", None), ("session_started", None), ("bot", "Hi, this is Ana from admissions.")]
+    assert ("resume", None) in kinds and kinds[-1] == ("action", None)

@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 from bot.knowledge.loader import default as knowledge
 from bot.store import Handoff, StaffMember, hash_password, session_scope, utcnow
 from bot.web.app import expire_overdue
-from bot.web.rasa_client import RasaClient
 from bot.web.console.live import StaffHub
 from bot.web.event_bus import EventBus
 from bot.web.metrics import Metrics
+from bot.web.rasa_client import RasaClient
 from bot.web.safety_net import SafetyNet
 from bot.web.visitor_socket import VisitorHub
 
@@ -109,7 +109,8 @@ def test_the_internal_api_refuses_without_its_token(stack):
     url = f"{stack.gateway_url}/internal/handoffs"
     body = {"conversation_id": "x", "reason": "test", "priority": "normal"}
     assert requests.post(url, json=body, timeout=5).status_code == 401
-    assert requests.post(url, json=body, headers={"Authorization": "Bearer wrong-token-value"}, timeout=5).status_code == 401
+    wrong = {"Authorization": "Bearer wrong-token-value"}
+    assert requests.post(url, json=body, headers=wrong, timeout=5).status_code == 401
     ok = requests.post(url, json=body, headers={"Authorization": f"Bearer {stack.settings.internal_api_token}"},
                        timeout=5)
     assert ok.status_code == 200

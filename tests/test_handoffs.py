@@ -11,8 +11,18 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoffs import (
-    HandoffConflict, InvalidTransition, NotFound, StaffHours, claim, expire_waiting, note_visitor_message,
-    open_handoff, parse_staff_hours, queue, resolve, staff_available,
+    HandoffConflict,
+    InvalidTransition,
+    NotFound,
+    StaffHours,
+    claim,
+    expire_waiting,
+    note_visitor_message,
+    open_handoff,
+    parse_staff_hours,
+    queue,
+    resolve,
+    staff_available,
 )
 from bot.settings import SettingsError, load_settings
 from bot.store import AuditEntry, Handoff, HandoffTransition, StaffMember, session_scope
@@ -117,10 +127,10 @@ def test_simultaneous_requests_for_a_person_open_one_handoff(database_url):
 def test_of_two_staff_claiming_at_once_exactly_one_wins(database_url, staff):
     for round_number in range(3):
         handoff_id = open_one(database_url, f"c{round_number}")
-        barrier = threading.Barrier(2)
-        outcomes = {}
+        barrier = threading.Barrier(2, timeout=30)
+        outcomes: dict = {}
 
-        def attempt(staff_id):
+        def attempt(staff_id, handoff_id=handoff_id, barrier=barrier, outcomes=outcomes):
             try:
                 with session_scope(database_url) as session:
                     barrier.wait()

@@ -112,7 +112,8 @@ def test_a_missing_file_is_reported(tmp_path):
 def test_clinic_details_fill_in_when_set_and_fall_back_when_unset():
     contact = parse(knowledge_text()).entries[1]
     clinic = {"clinic_name": "Engage Wellness", "phone": "(314) 555-0100", "hours": "9 to 5"}
-    assert render(contact.short, contact.requires, clinic, contact.unknown) == "Call (314) 555-0100. We are open 9 to 5."
+    rendered = render(contact.short, contact.requires, clinic, contact.unknown)
+    assert rendered == "Call (314) 555-0100. We are open 9 to 5."
     clinic["hours"] = None
     text = render(contact.short, contact.requires, clinic, contact.unknown)
     assert text == "Admissions at Engage Wellness can tell you. Ask to talk with a person."

@@ -21,8 +21,17 @@ from bot.handoffs import claim, expire_waiting, open_handoff, resolve
 from bot.retention import purge_expired
 from bot.settings import REPO_ROOT, get_settings, load_settings
 from bot.store import (
-    AuditEntry, CallbackRequest, Handoff, HandoffTransition, Note, StaffMember, dispose_engines, make_engine,
-    migrate, session_scope, utcnow,
+    AuditEntry,
+    CallbackRequest,
+    Handoff,
+    HandoffTransition,
+    Note,
+    StaffMember,
+    dispose_engines,
+    make_engine,
+    migrate,
+    session_scope,
+    utcnow,
 )
 from bot.tracker_store import RecentEventsSQLTrackerStore
 

@@ -20,8 +20,19 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.settings import REPO_ROOT, SettingsError, load_settings
 from bot.store import (
-    Base, CallbackRequest, ContactCipher, ContactKeyError, Handoff, Note, StaffMember, contact_cipher,
-    dispose_engines, make_engine, migrate, session_scope, utcnow,
+    Base,
+    CallbackRequest,
+    ContactCipher,
+    ContactKeyError,
+    Handoff,
+    Note,
+    StaffMember,
+    contact_cipher,
+    dispose_engines,
+    make_engine,
+    migrate,
+    session_scope,
+    utcnow,
 )
 from bot.store.db import MIGRATIONS
 

@@ -140,3 +140,26 @@ def test_an_error_in_a_task_nobody_awaits_is_logged_and_counted(gateway, caplog)
     gc.collect()
     assert gateway.app.state.metrics.value("unretrieved_task_errors") == 1
     assert "nobody awaited me" in caplog.text
+
+
+def test_shutdown_waits_for_the_messages_being_answered(stack, monkeypatch):
+    """A gateway stopping (a deploy) finishes what it is answering instead of cutting it off."""
+    import time
+
+    with gateway_for(stack) as client:
+        hub = client.app.state.hub
+        send = hub.rasa.send
+
+        async def slow_send(*args, **kwargs):
+            await asyncio.sleep(1.5)
+            return await send(*args, **kwargs)
+
+        monkeypatch.setattr(hub.rasa, "send", slow_send)
+        with client.websocket_connect("/ws") as ws:
+            conversation_id = hello(ws)["conversation_id"]
+            ws.send_json({"type": "message", "client_id": "c-shutdown", "text": "what is iop"})
+            assert receive_json(ws)["type"] == "ack"
+        started = time.monotonic()
+    # Leaving the client ran the app's shutdown, which waited for the answer to be worked out.
+    assert time.monotonic() - started >= 1.0
+    assert hub.replies.get(conversation_id, "c-shutdown") is not None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-import hmac
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple
 
 from starlette.applications import Starlette
@@ -68,6 +68,12 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         yield
         for task in background:
             task.cancel()
+        # A visitor mid-answer (a crisis answer's escalation included) is finished, not cut off: a message
+        # already with Rasa gets its answer or times out first.
+        drain_seconds = settings.rasa_timeout_seconds + 5
+        unfinished = await app.state.hub.drain(drain_seconds)
+        if unfinished:
+            logger.error("shutdown: %d visitor messages still unanswered after %.0f s", unfinished, drain_seconds)
         await app.state.bus.close()
         await app.state.rasa.close()
 
@@ -126,7 +132,7 @@ async def expire_overdue(app: Starlette, now: Optional[datetime] = None) -> int:
     conversations = await asyncio.to_thread(_expire_waiting, settings, now)
     if not conversations:
         return 0
-    entry = knowledge().get("handoff_expired")
+    entry = knowledge().require("handoff_expired")
     for handoff_id, conversation_id, priority in conversations:
         await app.state.staff_hub.queue_changed("expired", handoff_id, priority)
         try:

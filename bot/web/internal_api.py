@@ -12,8 +12,9 @@ person to log in). `POST /internal/handoffs/status` with `{"conversation_id"}` a
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -51,26 +52,38 @@ async def open_handoff(request: Request) -> JSONResponse:
         return body
     if body["priority"] not in handoffs.PRIORITIES:
         return JSONResponse({"error": "missing or invalid: priority"}, status_code=400)
-
-    with session_scope(settings.app_db_url) as session:
-        available = handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
-        if not available and body["priority"] != "urgent":
-            return JSONResponse({"status": "unavailable"})
-        handoff = handoffs.open_handoff(
-            session, body["conversation_id"], body["reason"], body["priority"], body.get("last_intent")
-        )
-        handoff_id, priority = handoff.id, handoff.priority
+    # Database work runs off the event loop, which every visitor's socket shares.
+    opened = await asyncio.to_thread(_open_if_worth_waiting, settings, body)
+    if opened is None:
+        return JSONResponse({"status": "unavailable"})
+    handoff_id, priority, available = opened
     await request.app.state.staff_hub.queue_changed("opened", handoff_id, priority)
     return JSONResponse({"status": "waiting" if available else "unavailable", "handoff_id": handoff_id})
 
 
+def _open_if_worth_waiting(settings: Settings, body: Dict[str, Any]) -> Optional[Tuple[int, str, bool]]:
+    """(handoff id, priority, staff available now), or None when nobody can come and it is not urgent."""
+    with session_scope(settings.app_db_url) as session:
+        available = handoffs.staff_available(session, utcnow(), handoffs.StaffHours.from_settings(settings))
+        if not available and body["priority"] != "urgent":
+            return None
+        handoff = handoffs.open_handoff(
+            session, body["conversation_id"], body["reason"], body["priority"], body.get("last_intent")
+        )
+        return handoff.id, handoff.priority, available
+
+
 async def store_callback(request: Request) -> JSONResponse:
     """`POST /internal/callbacks`: a consented callback request, stored with its contact fields encrypted."""
-    settings: Settings = request.app.state.settings
     body = await read_request(request, ("conversation_id", "first_name", "contact", "best_time"))
     if isinstance(body, JSONResponse):
         return body
-    cipher = request.app.state.contact_cipher
+    callback_id = await asyncio.to_thread(_store_callback, request.app.state.settings,
+                                          request.app.state.contact_cipher, body)
+    return JSONResponse({"status": "stored", "callback_id": callback_id})
+
+
+def _store_callback(settings: Settings, cipher: Any, body: Dict[str, Any]) -> int:
     with session_scope(settings.app_db_url) as session:
         callback = CallbackRequest(
             conversation_id=body["conversation_id"], first_name_enc=cipher.encrypt(body["first_name"]),
@@ -79,16 +92,18 @@ async def store_callback(request: Request) -> JSONResponse:
         )
         session.add(callback)
         session.flush()
-        callback_id = callback.id
-    return JSONResponse({"status": "stored", "callback_id": callback_id})
+        return int(callback.id)
 
 
 async def handoff_status(request: Request) -> JSONResponse:
     """Whether a conversation still has a waiting or active handoff (asked when its Rasa session expires)."""
-    settings: Settings = request.app.state.settings
     body = await read_request(request, ("conversation_id",))
     if isinstance(body, JSONResponse):
         return body
-    with session_scope(settings.app_db_url) as session:
-        handoff_id = handoffs.open_handoff_id(session, body["conversation_id"])
+    handoff_id = await asyncio.to_thread(_open_handoff_id, request.app.state.settings, body["conversation_id"])
     return JSONResponse({"open": handoff_id is not None})
+
+
+def _open_handoff_id(settings: Settings, conversation_id: str) -> Optional[int]:
+    with session_scope(settings.app_db_url) as session:
+        return handoffs.open_handoff_id(session, conversation_id)

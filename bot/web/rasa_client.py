@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Dict, List, Optional
 
 import httpx
 
+from bot import tracker_events
 from bot.settings import Settings
 
 
@@ -69,6 +71,10 @@ class RasaClient:
                                                      "metadata": {"sent_by": sent_by}}])
 
     async def _append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> None:
+        # Rasa runs the session start itself when events arrive for a conversation it has never seen
+        # (the gateway answered while Rasa was down), and fails sending its greeting to no channel.
+        if await self._is_new(conversation_id):
+            events = [{"event": "action", "name": "action_session_start"}, {"event": "session_started"}, *events]
         try:
             response = await self._http.post(
                 f"{self._base}/conversations/{conversation_id}/tracker/events",
@@ -78,10 +84,16 @@ class RasaClient:
         except httpx.HTTPError as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
 
+    async def _is_new(self, conversation_id: str) -> bool:
+        # Asked of the tracker store itself: Rasa's API answers for an unknown conversation with a
+        # session it has just made up in memory.
+        return not await asyncio.to_thread(tracker_events.has_events, self._settings.tracker_db_url, conversation_id)
+
     async def readiness(self) -> Optional[str]:
         """None when Rasa has a model loaded and the action server answers, else the reason."""
         try:
-            status = await self._http.get(f"{self._base}/status", params={"token": self._settings.rasa_token}, timeout=3)
+            status = await self._http.get(f"{self._base}/status", params={"token": self._settings.rasa_token},
+                                          timeout=3)
             if status.status_code != 200 or not status.json().get("model_file"):
                 return f"rasa server: no model loaded (HTTP {status.status_code})"
         except httpx.HTTPError as exc:

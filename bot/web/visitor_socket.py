@@ -8,16 +8,16 @@ import logging
 import time
 import traceback
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.nlp.crisis import CrisisMatch
 from bot.settings import Settings
 from bot.web import conversation_ids
 from bot.web.event_bus import Event, EventBus
-from bot.nlp.crisis import CrisisMatch
 from bot.web.limits import ConnectionLimit, MessageRateLimit
 from bot.web.metrics import Metrics
 from bot.web.rasa_client import RasaClient, RasaUnavailable
@@ -74,12 +74,11 @@ class ReplyMemory:
 
 @dataclass
 class Visit:
-    """One open websocket: its conversation, the page it sits on, and its messages in flight."""
+    """One open websocket: its conversation and the page it sits on."""
 
     websocket: WebSocket
     conversation_id: Optional[str] = None
     page_url: Optional[str] = None
-    tasks: Set["asyncio.Task[None]"] = field(default_factory=set)
 
 
 class VisitorHub:
@@ -104,6 +103,15 @@ class VisitorHub:
         self.connection_limit = ConnectionLimit(settings.connections_per_ip)
         self.replies = ReplyMemory()
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Messages being answered, on every socket; shutdown waits for them.
+        self._in_flight: Set["asyncio.Task[None]"] = set()
+
+    async def drain(self, seconds: float) -> int:
+        """Let the messages being answered finish (at shutdown); the number still unfinished after `seconds`."""
+        if not self._in_flight:
+            return 0
+        _, pending = await asyncio.wait(set(self._in_flight), timeout=seconds)
+        return len(pending)
 
     async def broadcast(self, conversation_id: str, frame: Dict[str, Any], skip: Optional[WebSocket] = None) -> None:
         for socket in list(self.sockets.get(conversation_id, ())):
@@ -169,8 +177,8 @@ class VisitorHub:
                 await _send(websocket, error_frame("hello_required", "Say hello first: send a `hello` frame."))
                 return
             task = asyncio.create_task(self._answer(websocket, visit.conversation_id, frame, visit.page_url))
-            visit.tasks.add(task)
-            task.add_done_callback(visit.tasks.discard)
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         else:
             await _send(websocket, error_frame("bad_request", f"Unknown message type {kind!r}."))
 

@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy.orm import Session
 
-from bot.store import AuditEntry, StaffMember, utcnow
+from bot.store import AuditEntry, StaffMember, session_scope, utcnow
 
 
 def record(session: Session, staff_id: Optional[int], action: str, *, conversation_id: Optional[str] = None,
@@ -24,3 +24,9 @@ def record(session: Session, staff_id: Optional[int], action: str, *, conversati
         member.last_seen = now
         member.presence = presence or member.presence
     session.add(AuditEntry(staff_id=staff_id, action=action, conversation_id=conversation_id, detail=detail, at=now))
+
+
+def record_alone(db_url: str, staff_id: Optional[int], action: str, **options: Any) -> None:
+    """Audit an action in its own unit of work; handlers call it through asyncio.to_thread."""
+    with session_scope(db_url) as session:
+        record(session, staff_id, action, **options)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, Dict, List, Tuple
+
 from sqlalchemy import func, select
+from sqlalchemy.sql import Select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,6 +16,17 @@ from bot.web.console.auth import Staff, staff_page
 from bot.web.console.render import render
 
 PAGE_SIZE = 100
+
+
+def _viewed_page(db_url: str, staff_id: int, query: Select, page: int) -> Tuple[int, List[Dict[str, Any]]]:
+    """Audit the view; how many entries match, and this page of them."""
+    with session_scope(db_url) as session:
+        audit.record(session, staff_id, "console.view_audit", detail=f"page {page}")
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = session.execute(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+                               ).all()
+        return total, [{"at": entry.at, "who": name or "system", "action": entry.action,
+                        "conversation_id": entry.conversation_id, "detail": entry.detail} for entry, name in rows]
 
 
 @staff_page
@@ -34,13 +49,7 @@ async def audit_page(request: Request, staff: Staff) -> Response:
         query = query.where(AuditEntry.conversation_id == conversation)
     if staff_id is not None:
         query = query.where(AuditEntry.staff_id == staff_id)
-    with session_scope(settings.app_db_url) as session:
-        audit.record(session, staff["staff_id"], "console.view_audit", detail=f"page {page}")
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = session.execute(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-                               ).all()
-        entries = [{"at": entry.at, "who": name or "system", "action": entry.action,
-                    "conversation_id": entry.conversation_id, "detail": entry.detail} for entry, name in rows]
+    total, entries = await asyncio.to_thread(_viewed_page, settings.app_db_url, staff["staff_id"], query, page)
     return render(request, "audit.html", staff, title="Audit log", entries=entries, page=page,
                   more=page * PAGE_SIZE < total, total=total, conversation=conversation or "",
                   staff_filter=staff_filter or "")

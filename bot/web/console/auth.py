@@ -4,14 +4,19 @@ guards every console page and form goes through.
 Sessions are signed cookies (HttpOnly, SameSite=Strict, Secure in production) that expire after
 a working day. Every form carries a CSRF token bound to the session. Five wrong passwords lock an
 account for 15 minutes. An unknown email costs the same argon2 check as a known one.
+
+Password checks and database reads run in worker threads, never on the event loop that also
+serves every visitor's websocket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -28,6 +33,9 @@ CSRF_COOKIE = "ew_csrf"
 SESSION_SECONDS = 12 * 3600
 MAX_FAILED_LOGINS = 5
 LOCK_TIME = timedelta(minutes=15)
+# Sign-ins get their own thread: a burst of them (or of guesses) queues here, one argon2 check at a time
+# (each already uses every core), instead of filling the default pool that visitors' DB work shares.
+_SIGN_IN_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="console-sign-in")
 
 Staff = Dict[str, Any]
 StaffHandler = Callable[[Request, Staff], Awaitable[Response]]
@@ -46,7 +54,7 @@ def _decoy_hash() -> str:
     return hash_password(secrets.token_urlsafe(24))
 
 
-def current_staff(connection: HTTPConnection) -> Optional[Staff]:
+async def current_staff(connection: HTTPConnection) -> Optional[Staff]:
     """The signed-in staff member ({staff_id, name, csrf, admin}), or None.
 
     The account is read on every request, so disabling it, resetting its password or taking away
@@ -60,7 +68,12 @@ def current_staff(connection: HTTPConnection) -> Optional[Staff]:
         session_data = _signer(settings).loads(raw, max_age=SESSION_SECONDS)
     except BadSignature:
         return None
-    with session_scope(settings.app_db_url) as session:
+    return await asyncio.to_thread(_account_now, settings.app_db_url, session_data)
+
+
+def _account_now(db_url: str, session_data: Dict[str, Any]) -> Optional[Staff]:
+    """The session's staff member as the database has them now, or None if they may no longer sign in."""
+    with session_scope(db_url) as session:
         member = session.get(StaffMember, session_data.get("staff_id"))
         if member is None or member.disabled_at is not None:
             return None
@@ -79,7 +92,7 @@ def staff_page(handler: StaffHandler) -> Callable[[Request], Awaitable[Response]
 
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
-        staff = current_staff(request)
+        staff = await current_staff(request)
         if staff is None:
             return RedirectResponse("/console/login", status_code=303)
         return await handler(request, staff)
@@ -93,7 +106,7 @@ def staff_form(handler: StaffHandler) -> Callable[[Request], Awaitable[Response]
     @functools.wraps(handler)
     async def guarded(request: Request) -> Response:
         form = await request.form()
-        staff = current_staff(request)
+        staff = await current_staff(request)
         if staff is None or not tokens_match(form.get("csrf"), staff["csrf"]):
             return render(request, "message.html", None, status_code=403, title="Refused",
                           message="Sign in, and use the console's own forms.")
@@ -112,7 +125,7 @@ def _login_page(request: Request, message: str = "", status_code: int = 200) -> 
 
 
 async def login_form(request: Request) -> Response:
-    if current_staff(request):
+    if await current_staff(request):
         return RedirectResponse("/console", status_code=303)
     return _login_page(request)
 
@@ -129,12 +142,28 @@ async def login(request: Request) -> Response:
                       message="The form expired or was not sent from this console.", back="/console/login")
     email = str(form.get("email") or "").strip().lower()
     password = str(form.get("password") or "")
+    outcome, cookie = await asyncio.get_running_loop().run_in_executor(
+        _SIGN_IN_THREAD, _check_sign_in, settings.app_db_url, email, password)
+    if outcome == "locked":
+        return _login_page(request, "This account is locked for a few minutes after too many attempts.", 423)
+    if cookie is None:
+        return _login_page(request, "That email and password don't match.", 401)
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(SESSION_COOKIE, _signer(settings).dumps(cookie), max_age=SESSION_SECONDS,
+                        **_cookie_args(settings))
+    response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
+def _check_sign_in(db_url: str, email: str, password: str) -> Tuple[str, Optional[Dict[str, Any]]]:
+    """Check and audit one sign-in: ("signed_in", the session cookie's data), ("locked", None) or
+    ("refused", None)."""
     now = utcnow()
-    with session_scope(settings.app_db_url) as session:
+    with session_scope(db_url) as session:
         staff = session.execute(select(StaffMember).where(func.lower(StaffMember.email) == email)).scalar_one_or_none()
         if staff is not None and staff.locked_until is not None and staff.locked_until > now:
             audit.record(session, staff.id, "console.login_locked", now=now, seen=False)
-            return _login_page(request, "This account is locked for a few minutes after too many attempts.", 423)
+            return "locked", None
         known_hash = staff.password_hash if staff is not None else _decoy_hash()
         if not verify_password(known_hash, password) or staff is None or staff.disabled_at is not None:
             if staff is not None and staff.disabled_at is not None:
@@ -145,22 +174,17 @@ async def login(request: Request) -> Response:
                 if staff.failed_logins >= MAX_FAILED_LOGINS:
                     staff.locked_until, staff.failed_logins = now + LOCK_TIME, 0
                 audit.record(session, staff.id, "console.login_failed", now=now, seen=False)
-            return _login_page(request, "That email and password don't match.", 401)
+            return "refused", None
         staff.failed_logins, staff.locked_until = 0, None
         audit.record(session, staff.id, "console.login", now=now, presence="online")
-        cookie = {"staff_id": staff.id, "csrf": secrets.token_urlsafe(32), "issued": now.timestamp()}
-    response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(SESSION_COOKIE, _signer(settings).dumps(cookie), max_age=SESSION_SECONDS,
-                        **_cookie_args(settings))
-    response.delete_cookie(CSRF_COOKIE)
-    return response
+        return "signed_in", {"staff_id": staff.id, "csrf": secrets.token_urlsafe(32), "issued": now.timestamp()}
 
 
 @staff_form
 async def logout(request: Request, staff: Staff) -> Response:
     settings: Settings = request.app.state.settings
-    with session_scope(settings.app_db_url) as session:
-        audit.record(session, staff["staff_id"], "console.logout", presence="offline")
+    await asyncio.to_thread(audit.record_alone, settings.app_db_url, staff["staff_id"], "console.logout",
+                            presence="offline")
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

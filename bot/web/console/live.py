@@ -9,6 +9,7 @@ The page's pings also keep its staff member's presence fresh.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Dict, Set
@@ -44,9 +45,7 @@ class StaffHub:
 
     async def visitor_wrote(self, conversation_id: str, text: str, ts: float) -> None:
         """A visitor message while a person has (or is about to take) the conversation."""
-        with session_scope(self.settings.app_db_url) as session:
-            handoff_open = handoffs.note_visitor_message(session, conversation_id, text)
-        if handoff_open:
+        if await asyncio.to_thread(self._note_visitor_message, conversation_id, text):
             await self.notify({"type": "message", "conversation_id": conversation_id, "role": "visitor",
                                "text": text, "ts": ts})
             await self.notify({"type": "queue", "reason": "visitor_message", "handoff_id": None,
@@ -63,7 +62,7 @@ class StaffHub:
                 self.sockets.discard(socket)
 
     async def serve(self, websocket: WebSocket) -> None:
-        staff = current_staff(websocket)
+        staff = await current_staff(websocket)
         if staff is None:
             await websocket.close(code=NOT_SIGNED_IN)
             return
@@ -80,15 +79,20 @@ class StaffHub:
                     continue
                 # The page pings every 30 s: each ping re-checks the session (a disabled account or a
                 # revoked session is cut off) and keeps the staff member's presence fresh.
-                if current_staff(websocket) is None:
+                if await current_staff(websocket) is None:
                     await websocket.close(code=NOT_SIGNED_IN)
                     return
-                self._seen(staff["staff_id"])
+                await asyncio.to_thread(self._seen, staff["staff_id"])
                 await websocket.send_text('{"type":"pong"}')
         except WebSocketDisconnect:
             pass
         finally:
             self.sockets.discard(websocket)
+
+    # These two touch the DB, so they run in worker threads (asyncio.to_thread), off the event loop.
+    def _note_visitor_message(self, conversation_id: str, text: str) -> bool:
+        with session_scope(self.settings.app_db_url) as session:
+            return handoffs.note_visitor_message(session, conversation_id, text)
 
     def _seen(self, staff_id: int) -> None:
         with session_scope(self.settings.app_db_url) as session:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.store import session_scope
 from bot.web.console import audit
 from bot.web.console.auth import Staff, staff_form
 from bot.web.console.render import render
@@ -19,6 +20,6 @@ async def set_presence(request: Request, staff: Staff) -> Response:
     if presence not in CHOICES:
         return render(request, "message.html", staff, status_code=400, title="Not changed",
                       message="Presence is online or away.", back="/console")
-    with session_scope(request.app.state.settings.app_db_url) as session:
-        audit.record(session, staff["staff_id"], "console.presence", detail=presence, presence=presence)
+    await asyncio.to_thread(audit.record_alone, request.app.state.settings.app_db_url, staff["staff_id"],
+                            "console.presence", detail=presence, presence=presence)
     return RedirectResponse("/console", status_code=303)

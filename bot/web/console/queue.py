@@ -3,6 +3,7 @@ active ones and who has them, recently resolved ones, and how many callbacks are
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, Dict, List
 
@@ -38,19 +39,23 @@ def _queue_rows(settings: Settings) -> Dict[str, Any]:
             "highlight_seconds": int(highlight.total_seconds())}
 
 
+def _viewed_queue(settings: Settings, staff_id: int, action: str) -> Dict[str, Any]:
+    """Audit the view, then read the queue and the viewer's presence."""
+    with session_scope(settings.app_db_url) as session:
+        audit.record(session, staff_id, action)
+        presence = session.get(StaffMember, staff_id).presence
+    return {"presence": presence, **_queue_rows(settings)}
+
+
 @staff_page
 async def queue_page(request: Request, staff: Staff) -> Response:
-    settings: Settings = request.app.state.settings
-    with session_scope(settings.app_db_url) as session:
-        audit.record(session, staff["staff_id"], "console.view_queue")
-        presence = session.get(StaffMember, staff["staff_id"]).presence
-    return render(request, "queue.html", staff, title="Queue", presence=presence, **_queue_rows(settings))
+    view = await asyncio.to_thread(_viewed_queue, request.app.state.settings, staff["staff_id"], "console.view_queue")
+    return render(request, "queue.html", staff, title="Queue", **view)
 
 
 @staff_page
 async def queue_rows(request: Request, staff: Staff) -> Response:
     """The queue's tables alone, which the page reloads when the live socket says the queue changed."""
-    settings: Settings = request.app.state.settings
-    with session_scope(settings.app_db_url) as session:
-        audit.record(session, staff["staff_id"], "console.refresh_queue")
-    return render(request, "_queue_tables.html", staff, **_queue_rows(settings))
+    view = await asyncio.to_thread(_viewed_queue, request.app.state.settings, staff["staff_id"],
+                                   "console.refresh_queue")
+    return render(request, "_queue_tables.html", staff, **view)

@@ -1,0 +1,132 @@
+"""`make bench-staff`: do staff signing in and refreshing the queue slow the visitors' chat?
+
+The real stack on SQLite. N visitors chat through the gateway's websocket, first alone, then
+while S staff members sign in (an argon2 check each) and refresh the queue over and over on the
+same gateway. Reply latency is from sending a message to its `bot` frame; if console work ran on
+the gateway's event loop, every visitor would wait for it, and p95 with staff would grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import List, Tuple
+
+import httpx
+import websockets
+
+from benchmarks.chat_load import report, run_load
+from benchmarks.latency import MESSAGES
+from bot.local_stack import running_stack
+from bot.store import StaffMember, hash_password, session_scope, utcnow
+
+PASSWORD = "benchmark staff password"
+# Every read has a deadline, so a stalled gateway shows up as errors rather than a hung run.
+READ_SECONDS = 30
+
+
+async def receive(ws) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), READ_SECONDS))
+
+
+async def visitor(url: str, messages: int, think: float) -> Tuple[List[float], int]:
+    latencies, errors = [], 0
+    async with websockets.connect(url, max_size=2**20, open_timeout=READ_SECONDS) as ws:
+        await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
+        while (await receive(ws))["type"] != "welcome":
+            pass
+        for number in range(messages):
+            client_id = f"c-{uuid.uuid4().hex}"
+            started = time.perf_counter()
+            await ws.send(json.dumps({"type": "message", "client_id": client_id,
+                                      "text": MESSAGES[number % len(MESSAGES)]}))
+            while True:
+                frame = await receive(ws)
+                if frame["type"] == "bot" and frame["reply_to"] == client_id:
+                    latencies.append(time.perf_counter() - started)
+                    break
+                if frame["type"] == "error":
+                    errors += 1
+                    break
+            await asyncio.sleep(think)
+    return latencies, errors
+
+
+def add_staff(db_url: str, count: int) -> List[str]:
+    emails = [f"staff{number}@example.org" for number in range(count)]
+    password_hash = hash_password(PASSWORD)
+    with session_scope(db_url) as session:
+        session.add_all(StaffMember(email=email, display_name=f"Staff {number}", password_hash=password_hash,
+                                    created_at=utcnow()) for number, email in enumerate(emails))
+    return emails
+
+
+async def staff_member(base_url: str, email: str, think: float, stop: asyncio.Event) -> Tuple[int, int]:
+    """Sign in afresh, look at the queue and refresh its rows, until stopped: (requests done, errors)."""
+    done, errors = 0, 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=READ_SECONDS) as http:
+        while not stop.is_set():
+            http.cookies.clear()
+            try:
+                page = await http.get("/console/login")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+                signed_in = await http.post("/console/login", data={"csrf": csrf and csrf.group(1), "email": email,
+                                                                    "password": PASSWORD})
+                queue = await http.get("/console")
+                rows = await http.get("/console/queue/rows")
+                done += 4
+                if (signed_in.status_code, queue.status_code, rows.status_code) != (303, 200, 200):
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+            await asyncio.sleep(think)
+    return done, errors
+
+
+async def with_staff(stack, emails: List[str], think: float, load):
+    stop = asyncio.Event()
+    staff = [asyncio.create_task(staff_member(stack.gateway_url, email, think, stop)) for email in emails]
+    try:
+        visitors = await load()
+    finally:
+        stop.set()
+    return visitors, await asyncio.gather(*staff)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.staff_load")
+    parser.add_argument("--visitors", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=15)
+    parser.add_argument("--think", type=float, default=1.0, help="seconds between a visitor's messages")
+    parser.add_argument("--staff", type=int, default=5)
+    parser.add_argument("--staff-think", type=float, default=0.0, help="seconds between a staff member's rounds")
+    args = parser.parse_args()
+    print(f"{args.visitors} visitors x {args.messages} messages, {args.think} s think time; "
+          f"{args.staff} staff signing in and refreshing the queue, {args.staff_think} s between rounds")
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True) as stack:
+            ws_url = stack.gateway_url.replace("http", "ws") + "/ws"
+            emails = add_staff(stack.settings.app_db_url, args.staff)
+
+            def load():
+                return run_load(lambda: visitor(ws_url, args.messages, args.think), args.visitors)
+
+            # Warm the chat path and the console (model caches, templates) so neither phase pays for it.
+            asyncio.run(run_load(lambda: visitor(ws_url, 3, 0.2), 5))
+            asyncio.run(with_staff(stack, emails[:1], 0.0, lambda: asyncio.sleep(1)))
+            alone = asyncio.run(load())
+            busy, staff = asyncio.run(with_staff(stack, emails, args.staff_think, load))
+    alone_p95 = report("alone", *alone)
+    busy_p95 = report("w/ staff", *busy)
+    print(f"staff requests {sum(done for done, _ in staff)}, staff errors {sum(errors for _, errors in staff)}")
+    print(f"p95 with staff / p95 alone = {busy_p95 / alone_p95:.2f} (target <= 1.30)")
+
+
+if __name__ == "__main__":
+    main()
