@@ -19,6 +19,7 @@ from bot.store import (
     AuditEntry,
     CallbackRequest,
     CannedReply,
+    StaffMember,
     engine_for,
     hash_password,
     session_scope,
@@ -152,3 +153,26 @@ def test_signing_in_and_refreshing_the_queue_leave_the_event_loop_free(console):
     print(f"argon2 verify {argon2_seconds * 1000:.0f} ms, worst event-loop lag {lag * 1000:.1f} ms")
     # Each sign-in verifies one argon2 hash: had one run on the loop, the lag would be at least that.
     assert lag < argon2_seconds / 2
+
+
+def test_sign_ins_run_below_the_chat_and_on_one_core(settings):
+    import os
+
+    from bot.web.console import auth
+
+    niceness = auth._SIGN_IN_THREAD.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert niceness.result(timeout=10) == os.getpriority(os.PRIO_PROCESS, 0) + auth.SIGN_IN_NICENESS
+    assert ",p=1$" in hash_password(PASSWORD)
+
+
+def test_a_password_hashed_with_older_settings_still_signs_in_and_is_rehashed(settings):
+    from argon2 import PasswordHasher
+
+    with TestClient(create_app(settings)) as console:
+        staff_id = add_staff(settings)
+        with session_scope(settings.app_db_url) as session:
+            session.get(StaffMember, staff_id).password_hash = PasswordHasher(parallelism=4).hash(PASSWORD)
+        assert sign_in(console).status_code == 303
+    with session_scope(settings.app_db_url) as session:
+        rehashed = session.get(StaffMember, staff_id).password_hash
+    assert ",p=1$" in rehashed and verify_password(rehashed, PASSWORD)

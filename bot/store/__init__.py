@@ -13,11 +13,11 @@ from bot.store.models import (
     StaffMember,
     utcnow,
 )
-from bot.store.passwords import MIN_PASSWORD_CHARS, WeakPassword, hash_password, verify_password
+from bot.store.passwords import MIN_PASSWORD_CHARS, WeakPassword, hash_password, needs_rehash, verify_password
 
 __all__ = [
     "AuditEntry", "Base", "CallbackRequest", "CannedReply", "ContactCipher", "ContactKeyError", "Handoff",
     "HandoffTransition", "MIN_PASSWORD_CHARS", "Note", "StaffMember", "WeakPassword", "contact_cipher",
-    "dispose_engines", "engine_for", "hash_password", "make_engine", "migrate", "session_scope", "utcnow",
-    "verify_password",
+    "dispose_engines", "engine_for", "hash_password", "make_engine", "migrate", "needs_rehash", "session_scope",
+    "utcnow", "verify_password",
 ]
