@@ -4,7 +4,7 @@ Each visitor is a websocket client in this process asking a question every few s
 SESSION_MESSAGES questions it leaves and comes back to the same conversation, as returning visitors
 do. Prints messages sent, unanswered, reply p50/p95 per minute, each server's RSS at start and end,
 and the error lines the servers logged. Exits 1 unless every message was answered, every visit
-connected and no server logged an error.
+connected, no server logged an error and no server's RSS grew by more than RSS_GROWTH_TARGET %.
 """
 
 from __future__ import annotations
@@ -95,24 +95,37 @@ async def visitor(url: str, started: float, until: float, think: float,
             await asyncio.sleep(think)
 
 
-async def soak(url: str, visitors: int, seconds: float, think: float) -> Tuple[List[Sample], List[str]]:
+async def soak(url: str, visitors: int, seconds: float, think: float,
+               pids: Dict[str, int]) -> Tuple[List[Sample], List[str], Dict[int, Dict[str, float]]]:
     samples: List[Sample] = []
     failed_visits: List[str] = []
     started = time.monotonic()
+    rss_by_minute: Dict[int, Dict[str, float]] = {}
+
+    async def watch_memory() -> None:
+        # At the end of each minute: a steady rise is a leak, a rise that levels off is warm-up.
+        for minute in range(int(seconds // 60)):
+            await asyncio.sleep(started + (minute + 1) * 60 - time.monotonic())
+            rss_by_minute[minute] = {name: rss_mb(pid) for name, pid in pids.items()}
+
+    watcher = asyncio.create_task(watch_memory())
     await asyncio.gather(*(visitor(url, started, started + seconds, think, samples, failed_visits)
                            for _ in range(visitors)))
-    return samples, failed_visits
+    watcher.cancel()
+    return samples, failed_visits, rss_by_minute
 
 
-def report_minutes(samples: List[Sample]) -> None:
+def report_minutes(samples: List[Sample], rss_by_minute: Dict[int, Dict[str, float]]) -> None:
     by_minute: Dict[int, List[Optional[float]]] = defaultdict(list)
     for at, seconds in samples:
         by_minute[int(at // 60)].append(seconds)
-    print("minute   sent  unanswered   p50 ms   p95 ms")
+    print("minute   sent  unanswered   p50 ms   p95 ms   RSS MB: " + " / ".join(SERVERS))
     for minute in sorted(by_minute):
         answered = [seconds * 1000 for seconds in by_minute[minute] if seconds is not None] or [float("nan")]
+        rss = rss_by_minute.get(minute)
+        memory = " / ".join(f"{rss[name]:.0f}" for name in SERVERS) if rss else ""
         print(f"{minute + 1:6d} {len(by_minute[minute]):6d} {by_minute[minute].count(None):11d} "
-              f"{percentile(answered, 50):8.1f} {percentile(answered, 95):8.1f}")
+              f"{percentile(answered, 50):8.1f} {percentile(answered, 95):8.1f}   {memory}")
 
 
 def logged_problems(log_dir: Path) -> List[str]:
@@ -139,15 +152,16 @@ def main() -> None:
             url = stack.gateway_url.replace("http", "ws") + "/ws"
             pids = {name: stack.processes[name].pid for name in SERVERS}
             # Warm up first (model caches, connection pools), so the start RSS is not the empty process.
-            asyncio.run(soak(url, min(5, args.visitors), 15, 2.0))
+            asyncio.run(soak(url, min(5, args.visitors), 15, 2.0, pids))
             rss_start = {name: rss_mb(pid) for name, pid in pids.items()}
-            samples, failed_visits = asyncio.run(soak(url, args.visitors, args.minutes * 60, args.think))
+            samples, failed_visits, rss_by_minute = asyncio.run(
+                soak(url, args.visitors, args.minutes * 60, args.think, pids))
             rss_end = {name: rss_mb(pid) for name, pid in pids.items()}
         problems = logged_problems(args.logs)
 
     unanswered = sum(seconds is None for _, seconds in samples)
     print(f"messages sent {len(samples)}, unanswered {unanswered}, failed visits {len(failed_visits)}")
-    report_minutes(samples)
+    report_minutes(samples, rss_by_minute)
     for name in SERVERS:
         growth = (rss_end[name] / rss_start[name] - 1) * 100
         verdict = "flat" if growth <= RSS_GROWTH_TARGET else "GROWING"
@@ -156,7 +170,8 @@ def main() -> None:
     for line in failed_visits[:5] + problems[:10]:
         print(f"  {line}")
     print(f"server log lines with {' / '.join(LOG_PROBLEMS)}: {len(problems)}")
-    if unanswered or failed_visits or problems:
+    growing = [name for name in SERVERS if (rss_end[name] / rss_start[name] - 1) * 100 > RSS_GROWTH_TARGET]
+    if unanswered or failed_visits or problems or growing:
         sys.exit(1)
 
 

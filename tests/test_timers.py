@@ -147,3 +147,30 @@ def test_handoff_expiry_waits_for_the_configured_minutes(tmp_path):
     assert gateway_app._expire_waiting(settings, opened + timedelta(minutes=9, seconds=59)) == ()
     expired = gateway_app._expire_waiting(settings, opened + timedelta(minutes=10, seconds=31))
     assert [conversation for _, conversation, _ in expired] == ["conv-wait"]
+
+
+def test_remembered_answers_are_replayed_within_their_time_and_forgotten_after():
+    from bot.web.visitor_socket import REMEMBERED_SECONDS, ReplyMemory
+
+    clock = FakeClock()
+    memory = ReplyMemory(clock=clock)
+    memory.put("c", "m1", {"type": "bot", "reply_to": "m1"})
+    clock.advance(REMEMBERED_SECONDS - 1)
+    assert memory.get("c", "m1") == {"type": "bot", "reply_to": "m1"}
+    memory.put("c", "m2", {"type": "bot", "reply_to": "m2"})
+    clock.advance(2)
+    assert memory.get("c", "m1") is None
+    assert memory.get("c", "m2") is not None
+    clock.advance(REMEMBERED_SECONDS)
+    assert memory.get("c", "m2") is None and len(memory) == 0
+
+
+def test_remembered_answers_stay_bounded_however_many_visitors_come():
+    from bot.web.visitor_socket import ReplyMemory
+
+    memory = ReplyMemory(max_replies=100, clock=FakeClock())
+    for number in range(10_000):
+        memory.put(f"conversation-{number % 700}", f"m{number}", {"n": number})
+    assert len(memory) == 100
+    assert memory.get("conversation-199", "m9999") == {"n": 9999}
+    assert memory.get("conversation-0", "m0") is None

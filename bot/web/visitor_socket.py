@@ -9,7 +9,7 @@ import time
 import traceback
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -26,9 +26,9 @@ from bot.web.transcript import bot_messages, history, is_urgent
 
 logger = logging.getLogger(__name__)
 
-# Answers kept per conversation so a message re-sent after a reconnect is answered, not re-run.
-REMEMBERED_REPLIES = 50
-REMEMBERED_CONVERSATIONS = 10_000
+# Answers kept for messages re-sent after a reconnect: at most this many, for at most this long.
+REMEMBERED_REPLIES = 1_000
+REMEMBERED_SECONDS = 5 * 60
 # How much of an over-long message the crisis rules read (the detector's cost grows with length).
 MAX_CRISIS_SCAN_CHARS = 10_000
 # A page address longer than this is not a real page the widget sits on.
@@ -53,22 +53,37 @@ def unavailable_message(settings: Settings) -> str:
 
 
 class ReplyMemory:
-    """Recent answers by (conversation, client_id), bounded in both dimensions."""
+    """Recent answers by (conversation, client_id), so a message re-sent after a reconnect is answered
+    from here instead of going to Rasa twice. Bounded in count and in age: a gateway up for months
+    keeps the same few megabytes, and a widget re-sends within minutes of losing its connection."""
 
-    def __init__(self) -> None:
-        self._replies: "OrderedDict[str, OrderedDict[str, Dict[str, Any]]]" = OrderedDict()
+    def __init__(self, max_replies: int = REMEMBERED_REPLIES, max_age: float = REMEMBERED_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_replies = max_replies
+        self.max_age = max_age
+        self._clock = clock
+        # Oldest first: (conversation, client_id) -> (when stored, answer frame).
+        self._replies: "OrderedDict[Tuple[str, str], Tuple[float, Dict[str, Any]]]" = OrderedDict()
 
     def get(self, conversation_id: str, client_id: str) -> Optional[Dict[str, Any]]:
-        replies = self._replies.get(conversation_id)
-        return replies.get(client_id) if replies is not None else None
+        self._forget_old()
+        stored = self._replies.get((conversation_id, client_id))
+        return stored[1] if stored is not None else None
 
     def put(self, conversation_id: str, client_id: str, frame: Dict[str, Any]) -> None:
-        replies = self._replies.setdefault(conversation_id, OrderedDict())
-        self._replies.move_to_end(conversation_id)
-        replies[client_id] = frame
-        while len(replies) > REMEMBERED_REPLIES:
-            replies.popitem(last=False)
-        while len(self._replies) > REMEMBERED_CONVERSATIONS:
+        key = (conversation_id, client_id)
+        self._replies.pop(key, None)
+        self._replies[key] = (self._clock(), frame)
+        while len(self._replies) > self.max_replies:
+            self._replies.popitem(last=False)
+        self._forget_old()
+
+    def __len__(self) -> int:
+        return len(self._replies)
+
+    def _forget_old(self) -> None:
+        oldest_kept = self._clock() - self.max_age
+        while self._replies and next(iter(self._replies.values()))[0] < oldest_kept:
             self._replies.popitem(last=False)
 
 
