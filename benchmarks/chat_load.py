@@ -24,12 +24,19 @@ from benchmarks.latency import MESSAGES
 from benchmarks.stats import percentile, rss_mb
 from bot.local_stack import running_stack
 
+# Every read has a deadline, so a stalled gateway shows up as errors rather than a hung run.
+READ_SECONDS = 30
+
+
+async def receive(ws) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), READ_SECONDS))
+
 
 async def gateway_visitor(url: str, messages: int, think: float) -> Tuple[List[float], int]:
     latencies, errors = [], 0
-    async with websockets.connect(url, max_size=2**20) as ws:
+    async with websockets.connect(url, max_size=2**20, open_timeout=READ_SECONDS) as ws:
         await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
-        while json.loads(await ws.recv())["type"] != "welcome":
+        while (await receive(ws))["type"] != "welcome":
             pass
         for number in range(messages):
             client_id = f"c-{uuid.uuid4().hex}"
@@ -37,7 +44,7 @@ async def gateway_visitor(url: str, messages: int, think: float) -> Tuple[List[f
             await ws.send(json.dumps({"type": "message", "client_id": client_id,
                                       "text": MESSAGES[number % len(MESSAGES)]}))
             while True:
-                frame = json.loads(await ws.recv())
+                frame = await receive(ws)
                 if frame["type"] == "bot" and frame["reply_to"] == client_id:
                     latencies.append(time.perf_counter() - started)
                     break

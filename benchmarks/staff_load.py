@@ -10,52 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import List, Tuple
 
 import httpx
-import websockets
 
-from benchmarks.chat_load import report, run_load
-from benchmarks.latency import MESSAGES
+from benchmarks.chat_load import READ_SECONDS, gateway_visitor, report, run_load
 from bot.local_stack import running_stack
 from bot.store import StaffMember, hash_password, session_scope, utcnow
 
 PASSWORD = "benchmark staff password"
-# Every read has a deadline, so a stalled gateway shows up as errors rather than a hung run.
-READ_SECONDS = 30
-
-
-async def receive(ws) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), READ_SECONDS))
-
-
-async def visitor(url: str, messages: int, think: float) -> Tuple[List[float], int]:
-    latencies, errors = [], 0
-    async with websockets.connect(url, max_size=2**20, open_timeout=READ_SECONDS) as ws:
-        await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
-        while (await receive(ws))["type"] != "welcome":
-            pass
-        for number in range(messages):
-            client_id = f"c-{uuid.uuid4().hex}"
-            started = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "client_id": client_id,
-                                      "text": MESSAGES[number % len(MESSAGES)]}))
-            while True:
-                frame = await receive(ws)
-                if frame["type"] == "bot" and frame["reply_to"] == client_id:
-                    latencies.append(time.perf_counter() - started)
-                    break
-                if frame["type"] == "error":
-                    errors += 1
-                    break
-            await asyncio.sleep(think)
-    return latencies, errors
 
 
 def add_staff(db_url: str, count: int) -> List[str]:
@@ -115,10 +81,10 @@ def main() -> None:
             emails = add_staff(stack.settings.app_db_url, args.staff)
 
             def load():
-                return run_load(lambda: visitor(ws_url, args.messages, args.think), args.visitors)
+                return run_load(lambda: gateway_visitor(ws_url, args.messages, args.think), args.visitors)
 
             # Warm the chat path and the console (model caches, templates) so neither phase pays for it.
-            asyncio.run(run_load(lambda: visitor(ws_url, 3, 0.2), 5))
+            asyncio.run(run_load(lambda: gateway_visitor(ws_url, 3, 0.2), 5))
             asyncio.run(with_staff(stack, emails[:1], 0.0, lambda: asyncio.sleep(1)))
             alone = asyncio.run(load())
             busy, staff = asyncio.run(with_staff(stack, emails, args.staff_think, load))

@@ -96,7 +96,8 @@ async def expire_once(stack, now) -> int:
     """One round of the gateway's expiry job, run here so the test controls the clock."""
     rasa, bus = RasaClient(stack.settings), EventBus()
     staff_hub = StaffHub(stack.settings, bus)
-    hub = VisitorHub(stack.settings, rasa, bus, SafetyNet(stack.settings, rasa, staff_hub), Metrics())
+    hub = VisitorHub(stack.settings, rasa, bus, SafetyNet(stack.settings, rasa, staff_hub), Metrics(),
+                     staff_hub.visitor_wrote)
     gateway = SimpleNamespace(state=SimpleNamespace(settings=stack.settings, rasa=rasa, hub=hub,
                                                     staff_hub=staff_hub))
     try:

@@ -31,9 +31,6 @@ class Metrics:
     def value(self, name: str) -> int:
         return self._counts[name]
 
-    def snapshot(self) -> Dict[str, int]:
-        return {name: self._counts[name] for name in COUNTERS}
-
     def render(self) -> str:
         lines = []
         for name, help_text in COUNTERS.items():

@@ -82,10 +82,6 @@ class SafetyNet:
         if change != "unchanged":
             await self.staff_hub.queue_changed(change, handoff_id, "urgent")
 
-    def has_open_handoff(self, conversation_id: str) -> bool:
-        with session_scope(self.settings.app_db_url) as session:
-            return handoffs.open_handoff_id(session, conversation_id) is not None
-
     def _raise_to_urgent(self, conversation_id: str, intent: str, why: str) -> Any:
         with session_scope(self.settings.app_db_url) as session:
             return handoffs.raise_to_urgent(session, conversation_id, f"{intent} ({why})", intent)

@@ -34,8 +34,8 @@ MAX_CRISIS_SCAN_CHARS = 10_000
 # A page address longer than this is not a real page the widget sits on.
 MAX_PAGE_URL_CHARS = 500
 
-# Told of a visitor message Rasa recorded without answering (a person has the conversation).
-PausedMessageHandler = Callable[[str, str, float], Awaitable[None]]
+# Told of a visitor message Rasa recorded without answering; True if a handoff is open for it.
+PausedMessageHandler = Callable[[str, str, float], Awaitable[bool]]
 
 
 def error_frame(code: str, message: str, **extra: Any) -> Dict[str, Any]:
@@ -105,7 +105,7 @@ class VisitorHub:
     """
 
     def __init__(self, settings: Settings, rasa: RasaClient, bus: EventBus, safety: SafetyNet,
-                 metrics: Metrics, on_paused_message: Optional[PausedMessageHandler] = None) -> None:
+                 metrics: Metrics, on_paused_message: PausedMessageHandler) -> None:
         self.settings = settings
         self.rasa = rasa
         self.bus = bus
@@ -345,15 +345,18 @@ class VisitorHub:
         """Rasa recorded the message without answering: the conversation is paused for a person."""
         if match is not None:
             await self._send_crisis_answer(websocket, conversation_id, client_id, match, "paused")
-        if self.on_paused_message is not None:
-            try:
-                await self.on_paused_message(conversation_id, shown, received)
-            except Exception as exc:
-                # Staff miss a preview; the visitor's answer does not depend on it.
-                self._failed(conversation_id, exc)
+        try:
+            handoff_open = await self.on_paused_message(conversation_id, shown, received)
+        except Exception as exc:
+            # Staff miss a preview; a crisis answer already sent stands, anything else gets the fallback.
+            self._failed(conversation_id, exc)
+            if match is None:
+                await _send(websocket, error_frame("assistant_unavailable", unavailable_message(self.settings),
+                                                   client_id=client_id))
+            return
         if match is not None:
             return
-        if await asyncio.to_thread(self.safety.has_open_handoff, conversation_id):
+        if handoff_open:
             # A person has it: they answer; the empty answer tells the widget the message arrived.
             await self._send_answer(websocket, conversation_id, client_id, [], False)
             return

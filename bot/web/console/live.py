@@ -43,13 +43,16 @@ class StaffHub:
     async def queue_changed(self, reason: str, handoff_id: int, priority: str = "normal") -> None:
         await self.notify({"type": "queue", "reason": reason, "handoff_id": handoff_id, "priority": priority})
 
-    async def visitor_wrote(self, conversation_id: str, text: str, ts: float) -> None:
-        """A visitor message while a person has (or is about to take) the conversation."""
-        if await asyncio.to_thread(self._note_visitor_message, conversation_id, text):
+    async def visitor_wrote(self, conversation_id: str, text: str, ts: float) -> bool:
+        """A visitor message while a person has (or is about to take) the conversation; False if no
+        handoff is open for it."""
+        handoff_open = await asyncio.to_thread(self._note_visitor_message, conversation_id, text)
+        if handoff_open:
             await self.notify({"type": "message", "conversation_id": conversation_id, "role": "visitor",
                                "text": text, "ts": ts})
             await self.notify({"type": "queue", "reason": "visitor_message", "handoff_id": None,
                                "priority": "normal"})
+        return handoff_open
 
     async def _deliver(self, event: Event) -> None:
         if event.get("kind") != "console":
