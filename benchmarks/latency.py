@@ -6,6 +6,7 @@ Run: `make bench` (or `.venv/bin/python -m benchmarks latency`).
 from __future__ import annotations
 
 import itertools
+import statistics
 import tempfile
 import time
 import uuid
@@ -23,6 +24,8 @@ MESSAGES = [
     "my son is using kratom how can i help", "what therapies do you offer", "how do i get started",
     "is kratom legal in missouri", "tell me more", "thanks", "do you treat alcohol too",
 ]
+
+LONG_CONVERSATIONS = 3
 
 
 def timed(call) -> float:
@@ -61,15 +64,24 @@ def main(count: int = 300) -> dict:
             reply_times = [timed(lambda s=s, t=t: send(s, t)) for s in senders for t in MESSAGES[:10]]
             print(f"REST reply          {summary_ms(reply_times)}")
 
-            long_sender = f"bench-long-{uuid.uuid4().hex}"
-            conversation = itertools.islice(itertools.cycle(MESSAGES), 310)
-            growth: List[float] = [timed(lambda t=t: send(long_sender, t)) for t in conversation]
-            early, late, later = growth[:10], growth[150:160], growth[300:310]
-            ratio = (sum(late) / len(late)) / (sum(early) / len(early))
-            print(f"messages 1-10       {summary_ms(early)}")
-            print(f"messages 150-160    {summary_ms(late)}")
-            print(f"messages 300-310    {summary_ms(later)}")
-            print(f"late / early mean   {ratio:.2f}x")
+            # Long conversations, compared at the same texts (one cycle of MESSAGES) early and late,
+            # in several conversations so one slow moment does not decide the ratio.
+            cycle = len(MESSAGES)
+            early: List[float] = []
+            late: List[float] = []
+            later: List[float] = []
+            for _ in range(LONG_CONVERSATIONS):
+                long_sender = f"bench-long-{uuid.uuid4().hex}"
+                conversation = itertools.islice(itertools.cycle(MESSAGES), 20 * cycle + cycle)
+                growth = [timed(lambda s=long_sender, t=t: send(s, t)) for t in conversation]
+                early += growth[:cycle]
+                late += growth[10 * cycle:11 * cycle]
+                later += growth[20 * cycle:]
+            ratio = statistics.mean(late) / statistics.mean(early)
+            print(f"messages 1-{cycle:<13} {summary_ms(early)}")
+            print(f"messages {10 * cycle + 1}-{11 * cycle:<9} {summary_ms(late)}")
+            print(f"messages {20 * cycle + 1}-{21 * cycle:<9} {summary_ms(later)}")
+            print(f"late / early mean   {ratio:.2f}x  ({LONG_CONVERSATIONS} conversations)")
 
             rasa_process, action_process = stack.processes["rasa"], stack.processes["actions"]
             figures.update(

@@ -151,8 +151,9 @@ def main() -> None:
                            connections_per_ip=2 * args.visitors) as stack:
             url = stack.gateway_url.replace("http", "ws") + "/ws"
             pids = {name: stack.processes[name].pid for name in SERVERS}
-            # Warm up first (model caches, connection pools), so the start RSS is not the empty process.
-            asyncio.run(soak(url, min(5, args.visitors), 15, 2.0, pids))
+            # Warm up first with every visitor (model caches, connection pools, buffers sized by how many
+            # talk at once), so the start RSS is not the empty process.
+            asyncio.run(soak(url, args.visitors, 60, args.think, pids))
             rss_start = {name: rss_mb(pid) for name, pid in pids.items()}
             samples, failed_visits, rss_by_minute = asyncio.run(
                 soak(url, args.visitors, args.minutes * 60, args.think, pids))

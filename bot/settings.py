@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     gateway_secret: str = Field("dev-gateway-secret-change-me", min_length=16)
     privacy_url: str = "/privacy"
     max_message_chars: int = Field(2000, ge=1)
+    # A returning visitor's widget shows at most this many of the latest messages.
+    restored_history_messages: int = Field(100, ge=1)
     messages_per_minute: int = Field(20, ge=1)
     connections_per_ip: int = Field(20, ge=1)
     # Protects the gateway's loopback-only API that the action server uses to open handoffs.

@@ -3,9 +3,10 @@ straight through SQL, without importing Rasa (which would load TensorFlow into t
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -14,7 +15,9 @@ from bot.store.db import SQLITE_BUSY_SECONDS
 
 # Rasa's SQLTrackerStore table, only the columns used here; the store creates it on first start.
 EVENTS = sa.table("events", sa.column("id", sa.Integer), sa.column("sender_id", sa.String),
-                  sa.column("timestamp", sa.Float), sa.column("data", sa.Text))
+                  sa.column("type_name", sa.String), sa.column("timestamp", sa.Float), sa.column("data", sa.Text))
+# The events a visitor saw: what they said and what was said to them.
+VISIBLE_TYPES = ("user", "bot")
 
 
 @contextmanager
@@ -44,3 +47,20 @@ def has_events(url: str, sender_id: str) -> bool:
         with engine.connect() as connection:
             found = connection.execute(sa.select(EVENTS.c.id).where(EVENTS.c.sender_id == sender_id).limit(1))
             return found.first() is not None
+
+
+def latest_visible_events(url: str, sender_id: str, limit: int) -> List[Dict[str, Any]]:
+    """The last `limit` visitor and bot events of the conversation, across sessions, oldest first.
+    Read with the (sender_id, type_name, id) index the tracker store creates, so a returning
+    visitor's restore costs the same however long the conversation has grown."""
+    with tracker_store(url) as engine:
+        if engine is None:
+            return []
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(EVENTS.c.data)
+                .where(EVENTS.c.sender_id == sender_id, EVENTS.c.type_name.in_(VISIBLE_TYPES))
+                .order_by(EVENTS.c.id.desc())
+                .limit(limit)
+            ).all()
+    return [json.loads(row.data) for row in reversed(rows)]

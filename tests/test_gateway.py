@@ -75,6 +75,23 @@ def test_a_crisis_answer_is_marked_urgent(client):
     assert "988" in " ".join(m["text"] for m in answer["messages"])
 
 
+def test_a_returning_visitor_gets_the_latest_messages_even_with_rasa_down(stack):
+    with gateway_for(stack, restored_history_messages=5) as limited:
+        with limited.websocket_connect("/ws") as ws:
+            conversation_id = hello(ws)["conversation_id"]
+            for question in ("what is iop", "what is dbt", "is kratom legal"):
+                ask(ws, question)
+        with limited.websocket_connect("/ws") as ws:
+            latest = hello(ws, conversation_id)["history"]
+    # greeting, then three questions with one answer each: the last five are the last two and a half turns
+    assert [(e["role"], e["text"]) for e in latest][0] == ("bot", knowledge().get("iop").short)
+    assert [e["text"] for e in latest if e["role"] == "visitor"] == ["what is dbt", "is kratom legal"]
+    assert latest[-1]["text"] == knowledge().get("kratom_legal").short and len(latest) == 5
+    with gateway_for(stack, rasa_port=free_port(), restored_history_messages=5) as down:
+        with down.websocket_connect("/ws") as ws:
+            assert hello(ws, conversation_id)["history"] == latest
+
+
 def test_an_unknown_or_forged_conversation_id_gets_a_new_one(client):
     forged = conversation_ids.issue("some-other-secret-entirely")
     with client.websocket_connect("/ws") as ws:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot import tracker_events
 from bot.nlp.crisis import CrisisMatch
 from bot.settings import Settings
 from bot.web import conversation_ids
@@ -62,18 +64,19 @@ class ReplyMemory:
         self.max_replies = max_replies
         self.max_age = max_age
         self._clock = clock
-        # Oldest first: (conversation, client_id) -> (when stored, answer frame).
-        self._replies: "OrderedDict[Tuple[str, str], Tuple[float, Dict[str, Any]]]" = OrderedDict()
+        # Oldest first: (conversation, client_id) -> (when stored, answer frame as JSON). Kept as text:
+        # a third of the memory of the frame's dicts, which a full memory of replies would cost.
+        self._replies: "OrderedDict[Tuple[str, str], Tuple[float, str]]" = OrderedDict()
 
     def get(self, conversation_id: str, client_id: str) -> Optional[Dict[str, Any]]:
         self._forget_old()
         stored = self._replies.get((conversation_id, client_id))
-        return stored[1] if stored is not None else None
+        return json.loads(stored[1]) if stored is not None else None
 
     def put(self, conversation_id: str, client_id: str, frame: Dict[str, Any]) -> None:
         key = (conversation_id, client_id)
         self._replies.pop(key, None)
-        self._replies[key] = (self._clock(), frame)
+        self._replies[key] = (self._clock(), json.dumps(frame))
         while len(self._replies) > self.max_replies:
             self._replies.popitem(last=False)
         self._forget_old()
@@ -205,8 +208,11 @@ class VisitorHub:
         past: List[Dict[str, Any]] = []
         if restored:
             try:
-                past = history(await self.rasa.events(conversation_id))
-            except RasaUnavailable:
+                past = history(await asyncio.to_thread(
+                    tracker_events.latest_visible_events, self.settings.tracker_db_url, conversation_id,
+                    self.settings.restored_history_messages))
+            except SQLAlchemyError as exc:
+                logger.error("conversation %s: transcript not restored: %r", conversation_id, exc)
                 await _send(websocket, error_frame("assistant_unavailable", unavailable_message(self.settings)))
         self.sockets[conversation_id].add(websocket)
         await _send(websocket, {"type": "welcome", "conversation_id": conversation_id,
