@@ -108,7 +108,7 @@ def test_a_broken_crisis_detector_still_gives_the_unavailable_answer(gateway, mo
 def test_a_fault_while_saying_hello_answers_and_keeps_the_socket_open(gateway, monkeypatch):
     with gateway.websocket_connect("/ws") as ws:
         conversation_id = hello(ws)["conversation_id"]
-    monkeypatch.setattr(gateway.app.state.hub.rasa, "events", async_broken("tracker read exploded"))
+    monkeypatch.setattr(visitor_socket.tracker_events, "latest_visible_events", broken("tracker read exploded"))
     with gateway.websocket_connect("/ws") as ws:
         ws.send_json({"type": "hello", "conversation_id": conversation_id})
         assert receive_json(ws)["code"] == "assistant_unavailable"
