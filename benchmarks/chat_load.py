@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import tempfile
 import time
 import uuid
@@ -32,8 +33,14 @@ async def receive(ws) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), READ_SECONDS))
 
 
-async def gateway_visitor(url: str, messages: int, think: float) -> Tuple[List[float], int]:
+async def gateway_visitor(url: str, messages: int, think: float, staggered: bool = False) -> Tuple[List[float], int]:
+    """`staggered`: start at a random moment of the first think time and vary each think time by
+    half either way, so visitors do not all send at once (they would, started together with the same
+    pause, and p95 would measure how many happened to collide)."""
     latencies, errors = [], 0
+    pause = (lambda: random.uniform(0.5, 1.5) * think) if staggered else (lambda: think)
+    if staggered:
+        await asyncio.sleep(random.uniform(0, think))
     async with websockets.connect(url, max_size=2**20, open_timeout=READ_SECONDS) as ws:
         await ws.send(json.dumps({"type": "hello", "conversation_id": None}))
         while (await receive(ws))["type"] != "welcome":
@@ -51,7 +58,7 @@ async def gateway_visitor(url: str, messages: int, think: float) -> Tuple[List[f
                 if frame["type"] == "error":
                     errors += 1
                     break
-            await asyncio.sleep(think)
+            await asyncio.sleep(pause())
     return latencies, errors
 
 
