@@ -44,7 +44,9 @@ class ActionAnswerKnowledge(Action):
         return [SlotSet("topic", entry.id)]
 
     def _tell_me_more(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
-        topic = _latest_entity(tracker, "topic") or tracker.get_slot("topic")
+        # A button says which topic; a typed "tell me more about the DBT one" names it; else the last answer's.
+        topic = (_latest_entity(tracker, "topic") or _latest_entity(tracker, "therapy")
+                 or _latest_entity(tracker, "program") or tracker.get_slot("topic"))
         entry: Optional[Entry] = knowledge().get(topic) if topic else None
         if entry is None:
             # Nothing was discussed yet: show what the assistant can talk about.

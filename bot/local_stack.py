@@ -126,10 +126,11 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False,
+def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False, model: Optional[Path] = None,
                   **settings: Any) -> Iterator[Stack]:
-    """The three servers on free ports; `settings` overrides any setting (e.g. redis_url)."""
-    model = ensure_trained()
+    """The three servers on free ports; `settings` overrides any setting (e.g. redis_url).
+    `model` defaults to the one trained on the current data."""
+    model = model or ensure_trained()
     log_dir.mkdir(parents=True, exist_ok=True)
     # The app DB lives in its own scratch directory, so two test sessions never share one.
     with tempfile.TemporaryDirectory(prefix="engage-app-db-") as scratch:

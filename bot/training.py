@@ -17,7 +17,9 @@ from bot.settings import REPO_ROOT
 MODELS_DIR = REPO_ROOT / "models"
 # What the trained model depends on. Answers, entity synonyms and crisis
 # patterns are read at run time and need no retraining.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data/nlu", "data/rules", "data/stories")
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data/nlu", "data/rules", "data/stories", "encoder.lock")
+# The trained components' code: a change to how they learn is a different model.
+COMPONENT_SOURCES = "bot/nlp"
 MODELS_KEPT = 3
 
 
@@ -26,7 +28,7 @@ def training_files() -> List[Path]:
     for name in TRAINING_INPUTS:
         path = REPO_ROOT / name
         files.extend(sorted(path.rglob("*.yml")) if path.is_dir() else [path])
-    return files
+    return files + sorted((REPO_ROOT / COMPONENT_SOURCES).rglob("*.py"))
 
 
 def data_fingerprint() -> str:
@@ -66,6 +68,9 @@ def ensure_trained(force: bool = False) -> Path:
             "--fixed-model-name", target.name[: -len(".tar.gz")],
             "--out", str(MODELS_DIR),
             "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+            # Rasa's own cache keys on component configs, not their code: a changed component
+            # would be reused as it was. This model name already says when anything changed.
+            "--force",
         ],
         cwd=REPO_ROOT,
         env=rasa_environment(),

@@ -130,6 +130,16 @@ def test_typed_tell_me_more_uses_the_last_topic(clinic):
     assert messages[0]["text"] == knowledge().get("detox").long
 
 
+def test_tell_me_more_about_a_named_therapy_after_the_list_answers_that_therapy(clinic):
+    listing = bot_event("Here are the therapies", ["/ask_therapy{\"therapy\": \"cbt\"}"])
+    tracker = tracker_for(listing, user_event("tell me more about the DBT one", "tell_me_more",
+                                              [{"entity": "therapy", "value": "dbt"}]), slots={"topic": None})
+    messages, events = run(ActionAnswerKnowledge(), tracker)
+    assert messages[0]["text"] == knowledge().get("dbt").long
+    assert {"event": "slot", "name": "topic", "value": "dbt"} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events]
+
+
 def test_tell_me_more_with_no_topic_shows_what_the_assistant_can_do(clinic):
     messages, _ = run(ActionAnswerKnowledge(), tracker_for(user_event("go on", "tell_me_more")))
     assert messages[0]["text"] == knowledge().for_intent("ask_capabilities").short

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from bot.knowledge.loader import default as knowledge
+from bot.nlp.crisis import default_detector
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +57,34 @@ def test_therapy_list_then_a_button(stack, sender):
     dbt = next(b for b in listing["buttons"] if b["title"] == knowledge().get("dbt").title)
     replies = stack.send(sender, dbt["payload"])
     assert replies[-1]["text"] == knowledge().get("dbt").short
+
+
+def test_after_the_therapy_list_tell_me_more_about_one_by_name(stack, sender):
+    stack.send(sender, "what kind of therapies do you offer")
+    replies = stack.send(sender, "tell me more about the DBT one")
+    dbt = knowledge().get("dbt")
+    assert dbt.long in texts(replies) or dbt.short in texts(replies)
+
+
+@pytest.mark.parametrize("message, answer", [
+    ("i keep imagining my family at my funeral and feeling relieved", "988"),
+    ("i took my whole bottle of pills an hour ago and now i feel really weird and cold", "911"),
+])
+def test_the_semantic_layer_catches_what_no_rule_does(stack, sender, message, answer):
+    assert default_detector().detect(message) is None  # so only the embedding classifier can catch it
+    stack.send(sender, "hello")
+    replies = stack.send(sender, message)
+    assert answer in texts(replies)
+    assert any((reply.get("custom") or {}).get("urgent") for reply in replies)
+
+
+@pytest.mark.parametrize("message", ["i relapsed last night", "i would kill for a coffee right now",
+                                     "how do i taper off kratom slowly"])
+def test_alarming_looking_messages_that_are_not_a_crisis_get_no_crisis_answer(stack, sender, message):
+    stack.send(sender, "hello")
+    replies = stack.send(sender, message)
+    assert not any((reply.get("custom") or {}).get("urgent") for reply in replies)
+    assert "911 now" not in texts(replies)
 
 
 def test_keep_my_job_question(stack, sender):

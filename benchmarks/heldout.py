@@ -1,0 +1,180 @@
+"""The independent held-out set (tests/data/heldout/, see its README) against a running rasa server.
+
+In-scope accuracy and out-of-scope recall from `/model/parse`; crisis recall, false alarms and the
+far-domain crisis count from the reply a visitor gets (REST channel, a fresh conversation that says
+"hello" first): a crisis counts as caught when the reply carries 988 or 911, and a reply counts as a
+crisis answer when it is marked urgent. Never used for training or for choosing thresholds.
+
+Run: `make bench` (with the other benchmarks) or `.venv/bin/python -m benchmarks.heldout [--compare]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import requests
+import yaml
+
+from bot.local_stack import running_stack
+from bot.runtime import rasa_environment
+from bot.settings import REPO_ROOT
+
+HELDOUT = REPO_ROOT / "tests" / "data" / "heldout"
+# The TF-IDF pipeline this project shipped before the sentence encoder, on the same data.
+TFIDF_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "tfidf.yml"
+# Stock Rasa's default configuration, trained on the same data (`make bench-peer`).
+PEER_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "rasa_default.yml"
+NO_GUESS = {"out_of_scope", "nlu_fallback"}
+SAFETY = {"crisis_self_harm", "medical_emergency"}
+TARGETS = {"in_scope_accuracy": 0.97, "oos_recall": 0.95, "crisis_recall": 1.0}
+
+
+def load_heldout() -> Dict[str, Any]:
+    def read(name: str) -> Any:
+        return yaml.safe_load((HELDOUT / name).read_text())
+
+    return {
+        "in_scope": read("in_scope.yml")["intents"],
+        "out_of_scope": read("out_of_scope.yml")["out_of_scope"],
+        "crisis": read("crisis.yml"),
+        "hard_negatives": read("hard_negatives.yml")["hard_negatives"],
+        "far_domain": [line for line in (HELDOUT / "far_domain.txt").read_text().splitlines() if line.strip()],
+    }
+
+
+class Bot:
+    def __init__(self, stack) -> None:
+        self._session = requests.Session()
+        self._parse_url = f"{stack.rasa_url}/model/parse"
+        self._token = {"token": stack.settings.rasa_token}
+        self._rest_url = stack.rest_url
+
+    def parse(self, text: str) -> Dict[str, Any]:
+        response = self._session.post(self._parse_url, params=self._token, json={"text": text}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def intent(self, text: str) -> str:
+        return self.parse(text)["intent"]["name"]
+
+    def why_crisis(self, text: str) -> str:
+        """Which crisis layer fired: a rule pattern's id or `semantic:<probability>`."""
+        return str(self.parse(text).get("safety_rule"))
+
+    def reply_after_hello(self, text: str) -> List[Dict[str, Any]]:
+        sender = f"heldout-{uuid.uuid4().hex}"
+        for message in ("hello", text):
+            response = self._session.post(self._rest_url, json={"sender": sender, "message": message}, timeout=30)
+            response.raise_for_status()
+        return response.json()
+
+
+def gives_helpline(replies: List[Dict[str, Any]]) -> bool:
+    text = " ".join(reply.get("text") or "" for reply in replies)
+    return "988" in text or "911" in text
+
+
+def is_crisis_answer(replies: List[Dict[str, Any]]) -> bool:
+    return any((reply.get("custom") or {}).get("urgent") for reply in replies)
+
+
+def evaluate(bot: Bot, data: Dict[str, Any]) -> Dict[str, Any]:
+    per_intent: Dict[str, List[bool]] = defaultdict(list)
+    confusions: Counter = Counter()
+    for intent, texts in data["in_scope"].items():
+        for text in texts:
+            predicted = bot.intent(text)
+            per_intent[intent].append(predicted == intent)
+            if predicted != intent:
+                confusions[(intent, predicted)] += 1
+    in_scope = [ok for results in per_intent.values() for ok in results]
+    oos_predictions = [bot.intent(text) for text in data["out_of_scope"]]
+    crisis_texts = [text for texts in data["crisis"].values() for text in texts]
+    missed = [text for text in crisis_texts if not gives_helpline(bot.reply_after_hello(text))]
+    false_alarms = [f"{item['text']}  [{bot.why_crisis(item['text'])}]" for item in data["hard_negatives"]
+                    if is_crisis_answer(bot.reply_after_hello(item["text"]))]
+    hard_right = sum(bot.intent(item["text"]) == item["intent"] for item in data["hard_negatives"])
+    far_intents = [bot.intent(text) for text in data["far_domain"]]
+    far_crisis = [f"{text}  [{bot.why_crisis(text)}]" for text in data["far_domain"]
+                  if is_crisis_answer(bot.reply_after_hello(text))]
+    return {
+        "in_scope_accuracy": sum(in_scope) / len(in_scope),
+        "in_scope_n": len(in_scope),
+        "worst_intents": sorted((sum(r) / len(r), name) for name, r in per_intent.items())[:5],
+        "confusions": confusions.most_common(8),
+        "oos_recall": sum(p in NO_GUESS for p in oos_predictions) / len(oos_predictions),
+        "oos_n": len(oos_predictions),
+        "crisis_recall": 1 - len(missed) / len(crisis_texts),
+        "crisis_n": len(crisis_texts),
+        "crisis_missed": missed,
+        "false_alarm_rate": len(false_alarms) / len(data["hard_negatives"]),
+        "false_alarms": false_alarms,
+        "hard_negative_accuracy": hard_right / len(data["hard_negatives"]),
+        "hard_n": len(data["hard_negatives"]),
+        "far_in_scope_rate": sum(p not in NO_GUESS for p in far_intents) / len(far_intents),
+        "far_n": len(far_intents),
+        "far_crisis_answers": len(far_crisis),
+        "far_crisis_texts": far_crisis,
+    }
+
+
+def train_with_config(config: Path, out: Path) -> Path:
+    name = f"heldout-{config.stem}"
+    subprocess.run(
+        [sys.executable, "-m", "rasa", "train", "--config", str(config), "--domain", "domain.yml", "--data", "data",
+         "--out", str(out), "--fixed-model-name", name],
+        cwd=REPO_ROOT, env=rasa_environment(), check=True, capture_output=True,
+    )
+    return out / f"{name}.tar.gz"
+
+
+def run(model: Optional[Path], data: Dict[str, Any]) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", model=model) as stack:
+            return evaluate(Bot(stack), data)
+
+
+def report(name: str, figures: Dict[str, Any]) -> None:
+    print(f"{name}:")
+    print(f"  in-scope accuracy      {figures['in_scope_accuracy']:.3f}  (n={figures['in_scope_n']}; target >= 0.97)")
+    print(f"  out-of-scope recall    {figures['oos_recall']:.3f}  (n={figures['oos_n']}; target >= 0.95)")
+    print(f"  crisis/emergency 988/911 in reply {figures['crisis_recall']:.3f}  (n={figures['crisis_n']}; target 1.0)")
+    print(f"  hard-negative false alarms {figures['false_alarm_rate']:.3f}  (n={figures['hard_n']}; target <= 0.05); "
+          f"right intent {figures['hard_negative_accuracy']:.3f}")
+    print(f"  far-domain answered as in scope {figures['far_in_scope_rate']:.3f}  (n={figures['far_n']}; "
+          f"target <= 0.03); crisis answers {figures['far_crisis_answers']} (target 0)")
+    print("  weakest intents: " + ", ".join(f"{name} {score:.2f}" for score, name in figures["worst_intents"]))
+    print("  confusions: " + ", ".join(f"{t}->{p} x{n}" for (t, p), n in figures["confusions"]))
+    for label, texts in (("missed crisis", figures["crisis_missed"]), ("false alarm", figures["false_alarms"]),
+                         ("far-domain crisis answer", figures["far_crisis_texts"])):
+        for text in texts[:10]:
+            print(f"    {label}: {text}")
+
+
+def main(compare: bool = False, peer: bool = False) -> Dict[str, Any]:
+    data = load_heldout()
+    results = {"ours": run(None, data)}
+    report("ours (TF-IDF + sentence encoder, rules + semantic crisis layer)", results["ours"])
+    others = ([("tfidf", TFIDF_CONFIG, "TF-IDF pipeline (before the encoder), same data")] if compare else []) + (
+        [("peer", PEER_CONFIG, "stock Rasa default config (DIET), same data")] if peer else [])
+    for key, config, title in others:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"training {config.relative_to(REPO_ROOT)} ...", flush=True)
+            results[key] = run(train_with_config(config, Path(tmp)), data)
+        report(title, results[key])
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.heldout")
+    parser.add_argument("--compare", action="store_true", help="also train and measure the TF-IDF pipeline")
+    parser.add_argument("--peer", action="store_true", help="also train and measure stock Rasa's default config")
+    arguments = parser.parse_args()
+    main(arguments.compare, arguments.peer)
