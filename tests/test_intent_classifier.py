@@ -81,6 +81,26 @@ def test_a_message_far_from_every_example_is_out_of_scope(storage, featurizer):
     assert far.get("in_scope_similarity") < near.get("in_scope_similarity")
 
 
+def test_the_semantic_crisis_threshold_is_learned_out_of_fold(storage, featurizer):
+    examples = {**EXAMPLES,
+                # Phrasings the rule patterns do not match, so only the learned threshold can catch them.
+                "crisis_self_harm": ["i keep imagining my family at my funeral and feeling relieved",
+                                     "my kids deserve a better parent than me, one who is not here",
+                                     "i looked up how high the bridge downtown is",
+                                     "is there a way to make it look like an accident",
+                                     "i gave my dog away and cleaned my room for the last time",
+                                     "what amount of pills stops your heart, asking for me"]}
+    classifier = TfidfEmbeddingIntentClassifier.create({"crisis_recall": 0.95}, storage, Resource("i"), context())
+    data = TrainingData([Message(data={"text": t, "intent": i}) for i, texts in examples.items() for t in texts])
+    classifier.train(featurizer.process_training_data(data))
+    loaded = TfidfEmbeddingIntentClassifier.load({"crisis_recall": 0.95}, storage, Resource("i"), context())
+    asked = message(featurizer, "i keep picturing my own funeral and it feels like relief")
+    loaded.process([asked])
+    semantic = asked.get("semantic_crisis")
+    assert 0.0 < semantic["threshold"] < 1.0
+    assert semantic["probability"] >= semantic["threshold"]
+
+
 def test_without_the_featurizer_it_says_what_is_missing(storage, featurizer):
     classifier = trained(storage, Resource("intents"), featurizer)
     with pytest.raises(MissingEmbeddings, match="SentenceEmbeddingFeaturizer"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.nlp.semantic_crisis import SemanticCrisisModel, recall_threshold, which_safety_intent
+from bot.nlp.semantic_crisis import recall_threshold, semantic_match, which_safety_intent
 
 
 def test_the_threshold_keeps_the_asked_recall_counting_what_the_rules_catch():
@@ -20,36 +20,11 @@ def test_the_threshold_keeps_the_asked_recall_counting_what_the_rules_catch():
     assert recall_threshold(scores, is_safety, is_safety, 1.0) == 1.0
 
 
-def clusters(seed: int = 3):
-    """Well-separated groups of unit vectors: crisis, emergency, two others. The texts are the same in
-    every group, so only the embedding can tell them apart."""
-    random = np.random.default_rng(seed)
-    groups = ["crisis_self_harm", "medical_emergency", "ask_iop", "out_of_scope"]
-    points, texts, intents = [], [], []
-    for axis, intent in enumerate(groups):
-        for number in range(25):
-            vector = np.eye(8)[axis] + random.normal(0, 0.15, 8)
-            points.append(vector / np.linalg.norm(vector))
-            texts.append(f"message {number}")
-            intents.append(intent)
-    return texts, np.array(points), intents
-
-
-def test_it_finds_a_crisis_by_meaning_and_leaves_the_rest():
-    texts, points, intents = clusters()
-    model = SemanticCrisisModel.train(texts, points, intents, np.zeros(len(texts), dtype=bool), c=10.0,
-                                      recall=0.99, seed=7)
-    assert model is not None and 0 < model.threshold < 1
-    assert model.is_crisis("something new", np.eye(8)[0])
-    assert model.is_crisis("something new", np.eye(8)[1])
-    assert not model.is_crisis("something new", np.eye(8)[2])
-    assert not model.is_crisis("something new", np.eye(8)[3])
-
-
-def test_without_enough_examples_there_is_no_semantic_layer():
-    texts, points, intents = clusters()
-    assert SemanticCrisisModel.train(texts[:3], points[:3], ["crisis_self_harm", "ask_iop", "ask_iop"],
-                                     np.zeros(3, dtype=bool), 10.0, 0.99, 7) is None
+def test_the_layer_fires_at_its_threshold_and_names_the_likelier_kind():
+    ranking = [{"name": "ask_dosage"}, {"name": "medical_emergency"}, {"name": "crisis_self_harm"}]
+    assert semantic_match({"probability": 0.5, "threshold": 0.5}, ranking) == "medical_emergency"
+    assert semantic_match({"probability": 0.49, "threshold": 0.5}, ranking) is None
+    assert semantic_match(None, ranking) is None
 
 
 def test_the_kind_of_crisis_follows_the_intent_ranking():

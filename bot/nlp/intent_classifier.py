@@ -10,9 +10,10 @@ regression says: `min_in_scope_similarity` is learned from the training data at 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
+from joblib import Parallel, delayed
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -24,9 +25,12 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, make_union
 
+from bot.nlp.crisis import default_detector
 from bot.nlp.embedding_featurizer import SentenceEmbeddingFeaturizer, sentence_embedding
+from bot.nlp.semantic_crisis import SAFETY_INTENTS, SEMANTIC_CRISIS, recall_threshold
 
 MODEL_FILE = "intent_classifier.skops"
 IN_SCOPE_FILE = "in_scope_embeddings.npy"
@@ -35,7 +39,8 @@ THRESHOLD_FILE = "thresholds.json"
 TRUSTED_EXTRA_TYPES = ["scipy.sparse._csr.csr_matrix"]
 OUT_OF_SCOPE = "out_of_scope"
 # Intents that the similarity test never overrides: the safety layer decides those.
-NEVER_OVERRIDDEN = {"crisis_self_harm", "medical_emergency"}
+NEVER_OVERRIDDEN = set(SAFETY_INTENTS)
+SAFETY_FOLDS = 3
 
 
 class UntrustedModelFile(RuntimeError):
@@ -51,6 +56,49 @@ def text_features(word_ngrams: tuple, char_ngrams: tuple) -> FeatureUnion:
         TfidfVectorizer(ngram_range=word_ngrams, sublinear_tf=True),
         TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, sublinear_tf=True),
     )
+
+
+def fit_model(texts: List[str], embeddings: np.ndarray, intents: List[str],
+              config: Dict[Text, Any]) -> Tuple[FeatureUnion, LogisticRegression]:
+    features = text_features(tuple(config["word_ngrams"]), tuple(config["char_ngrams"])).fit(texts)
+    classifier = LogisticRegression(C=config["C"], class_weight="balanced", max_iter=3000,
+                                    random_state=config["random_seed"])
+    return features, classifier.fit(feature_matrix(features, texts, embeddings, config["embedding_weight"]), intents)
+
+
+def feature_matrix(features: FeatureUnion, texts: List[str], embeddings: np.ndarray,
+                   embedding_weight: float) -> sparse.csr_matrix:
+    blocks = [features.transform(texts)]
+    if embedding_weight:
+        blocks.append(sparse.csr_matrix(embeddings * float(embedding_weight)))
+    return sparse.hstack(blocks, format="csr")
+
+
+def safety_mass(classifier: LogisticRegression, probabilities: np.ndarray) -> np.ndarray:
+    """P(crisis_self_harm) + P(medical_emergency) for each row."""
+    columns = [list(classifier.classes_).index(name) for name in SAFETY_INTENTS if name in classifier.classes_]
+    return probabilities[:, columns].sum(axis=1)
+
+
+def _held_out_safety(texts: List[str], embeddings: np.ndarray, intents: List[str], train: np.ndarray,
+                     test: np.ndarray, config: Dict[Text, Any]) -> np.ndarray:
+    features, classifier = fit_model([texts[i] for i in train], embeddings[train], [intents[i] for i in train],
+                                     config)
+    matrix = feature_matrix(features, [texts[i] for i in test], embeddings[test], config["embedding_weight"])
+    return safety_mass(classifier, classifier.predict_proba(matrix))
+
+
+def out_of_fold_safety(texts: List[str], embeddings: np.ndarray, intents: List[str],
+                       config: Dict[Text, Any]) -> np.ndarray:
+    """Each example's safety mass from a model that did not see it (SAFETY_FOLDS folds, one per core)."""
+    folds = list(StratifiedKFold(SAFETY_FOLDS, shuffle=True, random_state=config["random_seed"]).split(
+        texts, np.isin(intents, SAFETY_INTENTS)))
+    masses = Parallel(n_jobs=2)(delayed(_held_out_safety)(texts, embeddings, intents, train, test, config)
+                                for train, test in folds)
+    result = np.zeros(len(texts))
+    for (_, test), mass in zip(folds, masses, strict=True):
+        result[test] = mass
+    return result
 
 
 def similarity_floor(embeddings: np.ndarray, intents: List[str], quantile: float) -> float:
@@ -79,13 +127,16 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             "embedding_weight": 1.0,
             # Which share of in-scope training examples may sit below the out-of-scope floor; 0 turns it off.
             "in_scope_floor_quantile": 0.0,
+            # The semantic crisis layer: the share of crisis and emergency training examples that the
+            # rules and the safety mass together must catch out of fold; 0 turns the layer off.
+            "crisis_recall": 0.0,
             "ranking_length": 10, "random_seed": 7,
         }
 
     def __init__(
         self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
         features: Optional[FeatureUnion] = None, classifier: Optional[LogisticRegression] = None,
-        in_scope: Optional[np.ndarray] = None, floor: float = 0.0,
+        in_scope: Optional[np.ndarray] = None, floor: float = 0.0, crisis_threshold: float = 1.0,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._storage = model_storage
@@ -94,6 +145,7 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         self._classifier = classifier
         self._in_scope = in_scope
         self._floor = floor
+        self._crisis_threshold = crisis_threshold
 
     @classmethod
     def create(
@@ -110,10 +162,17 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
 
     def _matrix(self, texts: List[str], embeddings: np.ndarray) -> sparse.csr_matrix:
         assert self._features is not None
-        blocks = [self._features.transform(texts)]
-        if self._config["embedding_weight"]:
-            blocks.append(sparse.csr_matrix(embeddings * float(self._config["embedding_weight"])))
-        return sparse.hstack(blocks, format="csr")
+        return feature_matrix(self._features, texts, embeddings, self._config["embedding_weight"])
+
+    def _learn_crisis_threshold(self, texts: List[str], embeddings: np.ndarray, intents: List[str]) -> float:
+        """The semantic crisis layer's threshold on the safety mass (bot/nlp/semantic_crisis.py); 1.0 is off."""
+        recall = float(self._config["crisis_recall"])
+        is_safety = np.isin(intents, SAFETY_INTENTS)
+        if not recall or min(int(is_safety.sum()), int((~is_safety).sum())) < SAFETY_FOLDS:
+            return 1.0
+        caught_by_rules = np.array([default_detector().detect(text) is not None for text in texts])
+        return recall_threshold(out_of_fold_safety(texts, embeddings, intents, self._config), is_safety,
+                                caught_by_rules, recall)
 
     def train(self, training_data: TrainingData) -> Resource:
         import skops.io as sio
@@ -123,18 +182,16 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         texts, intents = [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples]
         embeddings = self._embeddings(examples)
-        self._features = text_features(tuple(self._config["word_ngrams"]), tuple(self._config["char_ngrams"]))
-        self._features.fit(texts)
-        self._classifier = LogisticRegression(C=self._config["C"], class_weight="balanced", max_iter=3000,
-                                              random_state=self._config["random_seed"])
-        self._classifier.fit(self._matrix(texts, embeddings), intents)
+        self._features, self._classifier = fit_model(texts, embeddings, intents, self._config)
         quantile = float(self._config["in_scope_floor_quantile"])
         self._in_scope = embeddings[[intent != OUT_OF_SCOPE for intent in intents]]
         self._floor = similarity_floor(embeddings, intents, quantile) if quantile else 0.0
+        self._crisis_threshold = self._learn_crisis_threshold(texts, embeddings, intents)
         with self._storage.write_to(self._resource) as directory:
             sio.dump({"features": self._features, "classifier": self._classifier}, directory / MODEL_FILE)
             np.save(directory / IN_SCOPE_FILE, self._in_scope)
-            (directory / THRESHOLD_FILE).write_text(json.dumps({"min_in_scope_similarity": self._floor}))
+            (directory / THRESHOLD_FILE).write_text(json.dumps(
+                {"min_in_scope_similarity": self._floor, "crisis_threshold": self._crisis_threshold}))
         return self._resource
 
     @classmethod
@@ -154,11 +211,12 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
                     raise UntrustedModelFile(f"refusing to load {path}: unexpected types {sorted(untrusted)}")
                 parts = sio.load(path, trusted=TRUSTED_EXTRA_TYPES)
                 in_scope = np.load(directory / IN_SCOPE_FILE, allow_pickle=False)
-                floor = json.loads((directory / THRESHOLD_FILE).read_text())["min_in_scope_similarity"]
+                thresholds = json.loads((directory / THRESHOLD_FILE).read_text())
         except ValueError:
             # Rasa's "resource does not exist": a model trained without NLU data predicts nothing.
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, parts["features"], parts["classifier"], in_scope, floor)
+        return cls(config, model_storage, resource, parts["features"], parts["classifier"], in_scope,
+                   thresholds["min_in_scope_similarity"], thresholds["crisis_threshold"])
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._classifier is None or not messages:
@@ -166,10 +224,12 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         texts = [message.get(TEXT) or "" for message in messages]
         embeddings = self._embeddings(messages)
         probabilities = self._classifier.predict_proba(self._matrix(texts, embeddings))
+        safety = safety_mass(self._classifier, probabilities)
         classes = [str(name) for name in self._classifier.classes_]
         nearest = (embeddings @ self._in_scope.T).max(axis=1) if self._in_scope is not None and len(
             self._in_scope) else np.ones(len(messages))
-        for message, row, similarity, embedding in zip(messages, probabilities, nearest, embeddings, strict=True):
+        for message, row, similarity, embedding, mass in zip(messages, probabilities, nearest, embeddings, safety,
+                                                             strict=True):
             if not np.any(embedding):
                 # Nothing readable: no intent is likelier than another, and the fallback explains why.
                 row = np.full_like(row, 1.0 / len(row))
@@ -184,4 +244,7 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             message.set("in_scope_similarity", float(similarity), add_to_output=True)
+            if np.any(embedding):
+                message.set(SEMANTIC_CRISIS, {"probability": float(mass), "threshold": self._crisis_threshold},
+                            add_to_output=True)
         return messages
