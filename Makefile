@@ -70,7 +70,7 @@ soak: train
 
 # 20 visitors chatting alone, then while 5 staff sign in and refresh the queue on the same gateway.
 bench-staff: train
-	$(PY) -m benchmarks.staff_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),15) --staff $(or $(STAFF),5)
+	$(PY) -m benchmarks.staff_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),120) --staff $(or $(STAFF),5)
 
 # Re-resolve requirements.in from scratch and pin the result into requirements.lock.
 lock:

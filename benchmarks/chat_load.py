@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import httpx
 import websockets
@@ -33,10 +33,12 @@ async def receive(ws) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), READ_SECONDS))
 
 
-async def gateway_visitor(url: str, messages: int, think: float, staggered: bool = False) -> Tuple[List[float], int]:
+async def gateway_visitor(url: str, messages: int, think: float, staggered: bool = False,
+                          sent_at: Optional[List[float]] = None) -> Tuple[List[float], int]:
     """`staggered`: start at a random moment of the first think time and vary each think time by
     half either way, so visitors do not all send at once (they would, started together with the same
-    pause, and p95 would measure how many happened to collide)."""
+    pause, and p95 would measure how many happened to collide). `sent_at` collects when (monotonic
+    clock) each answered message was sent, in the order of the latencies."""
     latencies, errors = [], 0
     pause = (lambda: random.uniform(0.5, 1.5) * think) if staggered else (lambda: think)
     if staggered:
@@ -54,6 +56,8 @@ async def gateway_visitor(url: str, messages: int, think: float, staggered: bool
                 frame = await receive(ws)
                 if frame["type"] == "bot" and frame["reply_to"] == client_id:
                     latencies.append(time.perf_counter() - started)
+                    if sent_at is not None:
+                        sent_at.append(started)
                     break
                 if frame["type"] == "error":
                     errors += 1
