@@ -74,6 +74,13 @@ def feature_matrix(features: FeatureUnion, texts: List[str], embeddings: np.ndar
     return sparse.hstack(blocks, format="csr")
 
 
+def column_ordered(classifier: LogisticRegression) -> LogisticRegression:
+    """predict_proba multiplies by coef_.T: with coef_ stored row by row, scipy copied all 40 x 34k
+    weights into column order on every message (~1.7 ms). Stored column by column, coef_.T is free."""
+    classifier.coef_ = np.asfortranarray(classifier.coef_)
+    return classifier
+
+
 def safety_mass(classifier: LogisticRegression, probabilities: np.ndarray) -> np.ndarray:
     """P(crisis_self_harm) + P(medical_emergency) for each row."""
     columns = [list(classifier.classes_).index(name) for name in SAFETY_INTENTS if name in classifier.classes_]
@@ -104,7 +111,7 @@ def out_of_fold_safety(texts: List[str], embeddings: np.ndarray, intents: List[s
 def similarity_floor(embeddings: np.ndarray, intents: List[str], quantile: float) -> float:
     """The similarity below which a message is out of scope: the `quantile` of each in-scope training
     example's similarity to its nearest other in-scope example (leave-one-out, so an example does not
-    vouch for itself), minus nothing more; out-of-scope examples do not take part."""
+    vouch for itself); out-of-scope examples do not take part."""
     in_scope = embeddings[[intent != OUT_OF_SCOPE for intent in intents]]
     if len(in_scope) < 2:
         return 0.0
@@ -142,7 +149,7 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
         self._storage = model_storage
         self._resource = resource
         self._features = features
-        self._classifier = classifier
+        self._classifier = column_ordered(classifier) if classifier is not None else None
         self._in_scope = in_scope
         self._floor = floor
         self._crisis_threshold = crisis_threshold
@@ -182,7 +189,8 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         texts, intents = [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples]
         embeddings = self._embeddings(examples)
-        self._features, self._classifier = fit_model(texts, embeddings, intents, self._config)
+        self._features, classifier = fit_model(texts, embeddings, intents, self._config)
+        self._classifier = column_ordered(classifier)
         quantile = float(self._config["in_scope_floor_quantile"])
         self._in_scope = embeddings[[intent != OUT_OF_SCOPE for intent in intents]]
         self._floor = similarity_floor(embeddings, intents, quantile) if quantile else 0.0
@@ -230,13 +238,13 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             self._in_scope) else np.ones(len(messages))
         for message, row, similarity, embedding, mass in zip(messages, probabilities, nearest, embeddings, safety,
                                                              strict=True):
-            if not np.any(embedding):
-                # Nothing readable: no intent is likelier than another, and the fallback explains why.
+            # A blank embedding means nothing readable: no intent is likelier than another, there is no
+            # distance to compare, and the fallback explains why.
+            readable = bool(np.any(embedding))
+            if not readable:
                 row = np.full_like(row, 1.0 / len(row))
             order = np.argsort(-row)[: self._config["ranking_length"]]
             ranking = [{"name": classes[i], "confidence": float(row[i])} for i in order]
-            # A blank embedding (nothing readable) has no distance to compare; the fallback explains it.
-            readable = bool(np.any(embedding))
             if readable and similarity < self._floor and ranking[0]["name"] not in NEVER_OVERRIDDEN | {OUT_OF_SCOPE}:
                 # Far from everything the bot answers: say so rather than guess.
                 others = [item for item in ranking if item["name"] != OUT_OF_SCOPE]
@@ -244,7 +252,7 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             message.set("in_scope_similarity", float(similarity), add_to_output=True)
-            if np.any(embedding):
+            if readable:
                 message.set(SEMANTIC_CRISIS, {"probability": float(mass), "threshold": self._crisis_threshold},
                             add_to_output=True)
         return messages
