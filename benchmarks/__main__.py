@@ -41,18 +41,20 @@ def main() -> None:
         summary["macro_f1"] = results["ours (pipeline + rules)"]["macro_f1"]
         summary["baseline_macro_f1"] = results["baseline (TF-IDF + LR)"]["macro_f1"]
     if "heldout" in which:
-        print("== independent held-out set (tests/data/heldout), beside the TF-IDF pipeline ==")
+        print("== evaluation sets: independent held-out and development, beside the TF-IDF pipeline ==")
         held = heldout.main(compare=True)
-        for name, figures in held.items():
-            summary[f"{name}_heldout_acc"] = figures["in_scope_accuracy"]
-            summary[f"{name}_heldout_oos"] = figures["oos_recall"]
-            summary[f"{name}_crisis_recall"] = figures["crisis_recall"]
-            summary[f"{name}_false_alarms"] = figures["false_alarm_rate"]
-            summary[f"{name}_far_in_scope"] = figures["far_in_scope_rate"]
-            summary[f"{name}_far_crisis"] = figures["far_crisis_answers"]
+        for name, per_set in held.items():
+            for set_name, figures in per_set.items():
+                prefix = f"{name}_{set_name}"
+                summary[f"{prefix}_acc"] = figures["in_scope_accuracy"]
+                summary[f"{prefix}_oos"] = figures["oos_recall"]
+                summary[f"{prefix}_crisis"] = figures["crisis_recall"]
+                summary[f"{prefix}_false_alarms"] = figures["false_alarm_rate"]
+                summary[f"{prefix}_far_in_scope"] = figures["far_in_scope_rate"]
+                summary[f"{prefix}_far_crisis"] = figures["far_crisis_answers"]
     print("== summary ==")
     for name, value in summary.items():
-        print(f"  {name:20} {value:8.3f}")
+        print(f"  {name:32} {value:8.3f}")
     print(TARGETS.strip())
 
 

@@ -1,11 +1,16 @@
-"""The independent held-out set (tests/data/heldout/, see its README) against a running rasa server.
+"""The evaluation sets in tests/data/ (see their READMEs) against a running rasa server.
+
+`heldout/` is the independent set: nobody has looked at what the bot gets wrong on it before the
+figures were reported. `development/` was the held-out set of the first round; its failures have been
+read and acted on, so its figures show progress on known problems, not generalisation.
 
 In-scope accuracy and out-of-scope recall from `/model/parse`; crisis recall, false alarms and the
 far-domain crisis count from the reply a visitor gets (REST channel, a fresh conversation that says
 "hello" first): a crisis counts as caught when the reply carries 988 or 911, and a reply counts as a
 crisis answer when it is marked urgent. Never used for training or for choosing thresholds.
 
-Run: `make bench` (with the other benchmarks) or `.venv/bin/python -m benchmarks.heldout [--compare]`.
+Run: `make bench` (with the other benchmarks) or `.venv/bin/python -m benchmarks.heldout [--compare]
+[--set development]`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import tempfile
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import requests
 import yaml
@@ -26,7 +31,8 @@ from bot.local_stack import running_stack
 from bot.runtime import rasa_environment
 from bot.settings import REPO_ROOT
 
-HELDOUT = REPO_ROOT / "tests" / "data" / "heldout"
+EVALUATION_DATA = REPO_ROOT / "tests" / "data"
+SETS = ("heldout", "development")
 # The TF-IDF pipeline this project shipped before the sentence encoder, on the same data.
 TFIDF_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "tfidf.yml"
 # Stock Rasa's default configuration, trained on the same data (`make bench-peer`).
@@ -36,16 +42,18 @@ SAFETY = {"crisis_self_harm", "medical_emergency"}
 TARGETS = {"in_scope_accuracy": 0.97, "oos_recall": 0.95, "crisis_recall": 1.0}
 
 
-def load_heldout() -> Dict[str, Any]:
-    def read(name: str) -> Any:
-        return yaml.safe_load((HELDOUT / name).read_text())
+def load_set(name: str) -> Dict[str, Any]:
+    folder = EVALUATION_DATA / name
+
+    def read(file: str) -> Any:
+        return yaml.safe_load((folder / file).read_text())
 
     return {
         "in_scope": read("in_scope.yml")["intents"],
         "out_of_scope": read("out_of_scope.yml")["out_of_scope"],
         "crisis": read("crisis.yml"),
         "hard_negatives": read("hard_negatives.yml")["hard_negatives"],
-        "far_domain": [line for line in (HELDOUT / "far_domain.txt").read_text().splitlines() if line.strip()],
+        "far_domain": [line for line in (folder / "far_domain.txt").read_text().splitlines() if line.strip()],
     }
 
 
@@ -85,6 +93,21 @@ def is_crisis_answer(replies: List[Dict[str, Any]]) -> bool:
     return any((reply.get("custom") or {}).get("urgent") for reply in replies)
 
 
+def training_texts() -> Set[str]:
+    texts: Set[str] = set()
+    for path in sorted((REPO_ROOT / "data" / "nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text()).get("nlu") or []:
+            texts.update(line.strip()[2:].strip().lower() for line in (block.get("examples") or "").splitlines()
+                         if line.strip().startswith("- "))
+    return texts
+
+
+def all_texts(data: Dict[str, Any]) -> List[str]:
+    return ([text for texts in data["in_scope"].values() for text in texts] + data["out_of_scope"]
+            + [text for texts in data["crisis"].values() for text in texts]
+            + [item["text"] for item in data["hard_negatives"]] + data["far_domain"])
+
+
 def evaluate(bot: Bot, data: Dict[str, Any]) -> Dict[str, Any]:
     per_intent: Dict[str, List[bool]] = defaultdict(list)
     confusions: Counter = Counter()
@@ -104,7 +127,11 @@ def evaluate(bot: Bot, data: Dict[str, Any]) -> Dict[str, Any]:
     far_intents = [bot.intent(text) for text in data["far_domain"]]
     far_crisis = [f"{text}  [{bot.why_crisis(text)}]" for text in data["far_domain"]
                   if is_crisis_answer(bot.reply_after_hello(text))]
+    seen = training_texts()
+    texts = all_texts(data)
     return {
+        "in_training_data": sum(text.strip().lower() in seen for text in texts),
+        "messages": len(texts),
         "in_scope_accuracy": sum(in_scope) / len(in_scope),
         "in_scope_n": len(in_scope),
         "worst_intents": sorted((sum(r) / len(r), name) for name, r in per_intent.items())[:5],
@@ -135,14 +162,18 @@ def train_with_config(config: Path, out: Path) -> Path:
     return out / f"{name}.tar.gz"
 
 
-def run(model: Optional[Path], data: Dict[str, Any]) -> Dict[str, Any]:
+def run(model: Optional[Path], sets: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Every set's figures from one server."""
     with tempfile.TemporaryDirectory() as tmp:
         with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", model=model) as stack:
-            return evaluate(Bot(stack), data)
+            bot = Bot(stack)
+            return {name: evaluate(bot, data) for name, data in sets.items()}
 
 
 def report(name: str, figures: Dict[str, Any]) -> None:
     print(f"{name}:")
+    print(f"  messages also in the training data, word for word: {figures['in_training_data']} "
+          f"of {figures['messages']}")
     print(f"  in-scope accuracy      {figures['in_scope_accuracy']:.3f}  (n={figures['in_scope_n']}; target >= 0.97)")
     print(f"  out-of-scope recall    {figures['oos_recall']:.3f}  (n={figures['oos_n']}; target >= 0.95)")
     print(f"  crisis/emergency 988/911 in reply {figures['crisis_recall']:.3f}  (n={figures['crisis_n']}; target 1.0)")
@@ -158,17 +189,21 @@ def report(name: str, figures: Dict[str, Any]) -> None:
             print(f"    {label}: {text}")
 
 
-def main(compare: bool = False, peer: bool = False) -> Dict[str, Any]:
-    data = load_heldout()
-    results = {"ours": run(None, data)}
-    report("ours (TF-IDF + sentence encoder, rules + semantic crisis layer)", results["ours"])
-    others = ([("tfidf", TFIDF_CONFIG, "TF-IDF pipeline (before the encoder), same data")] if compare else []) + (
-        [("peer", PEER_CONFIG, "stock Rasa default config (DIET), same data")] if peer else [])
-    for key, config, title in others:
+def main(compare: bool = False, peer: bool = False, sets: Tuple[str, ...] = SETS) -> Dict[str, Dict[str, Any]]:
+    """{pipeline: {set: figures}}."""
+    data = {name: load_set(name) for name in sets}
+    pipelines: List[Tuple[str, Optional[Path], str]] = [
+        ("ours", None, "ours (TF-IDF + sentence encoder, rules + semantic crisis layer)")]
+    pipelines += [("tfidf", TFIDF_CONFIG, "TF-IDF pipeline (before the encoder), same data")] if compare else []
+    pipelines += [("peer", PEER_CONFIG, "stock Rasa default config (DIET), same data")] if peer else []
+    results = {}
+    for key, config, title in pipelines:
         with tempfile.TemporaryDirectory() as tmp:
-            print(f"training {config.relative_to(REPO_ROOT)} ...", flush=True)
-            results[key] = run(train_with_config(config, Path(tmp)), data)
-        report(title, results[key])
+            if config is not None:
+                print(f"training {config.relative_to(REPO_ROOT)} ...", flush=True)
+            results[key] = run(train_with_config(config, Path(tmp)) if config else None, data)
+        for name, figures in results[key].items():
+            report(f"{title} -- {name} set", figures)
     return results
 
 
@@ -176,5 +211,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks.heldout")
     parser.add_argument("--compare", action="store_true", help="also train and measure the TF-IDF pipeline")
     parser.add_argument("--peer", action="store_true", help="also train and measure stock Rasa's default config")
+    parser.add_argument("--set", choices=SETS, action="append", dest="sets",
+                        help="which evaluation set (default: both; repeatable)")
     arguments = parser.parse_args()
-    main(arguments.compare, arguments.peer)
+    main(arguments.compare, arguments.peer, tuple(arguments.sets or SETS))

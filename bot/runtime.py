@@ -28,6 +28,9 @@ def rasa_environment(settings: Settings | None = None) -> Dict[str, str]:
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
+            # oneDNN's kernels and caches cost ~40 MB of the rasa server's RSS (915 -> 877 MB) and no
+            # measurable time on the encoder's one-message batches.
+            "TF_ENABLE_ONEDNN_OPTS": "0",
             "SANIC_HOST": "127.0.0.1",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{settings.action_port}/webhook",
             "TRACKER_DB_URL": settings.tracker_db_url,

@@ -90,6 +90,14 @@ CODED = [
 ]
 
 INDIRECT = [
+    "please help me before i do something to myself",
+    "im scared ill do something stupid tonight",
+    "dont plan on being around much longer anyway",
+    "i wont be here by tomorrow",
+    "im ending it tonight",
+    "the car is running in the shut garage and im inside",
+    "theres a rifle in my closet and i keep thinking about it",
+    "i was suicidal in 2019 and im fine now but tonight i want to die",
     "I can't go on",
     "I can't go on like this anymore",
     "what's the point of living",
@@ -236,6 +244,12 @@ def test_the_pattern_that_fired_is_reported(detector, text, pattern_id):
 # ---------------------------------------------------------------------------
 
 HARD_NEGATIVES = [
+    "i was suicidal a few years back but im in a good place now, do you take aetna",
+    "had self harm urges in college, fine now, is my history confidential",
+    "i used to cut myself when i was younger but im doing well now, do you do dbt",
+    "no plans to hurt myself, i just want to know about detox",
+    "im ending it with my dealer tonight, i want to start treatment",
+    "did something stupid at work today lol, anyway do you have evening groups",
     "i have a rope for climbing",
     "what counts as an emergency",
     "is there an emergency contact number",
