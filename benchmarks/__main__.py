@@ -45,7 +45,7 @@ def main() -> None:
         held = heldout.main(compare=True)
         for name, per_set in held.items():
             for set_name, figures in per_set.items():
-                prefix = f"{name}_{set_name}"
+                prefix = f"{name}_{set_name.replace('development/', '')}"
                 summary[f"{prefix}_acc"] = figures["in_scope_accuracy"]
                 summary[f"{prefix}_oos"] = figures["oos_recall"]
                 summary[f"{prefix}_crisis"] = figures["crisis_recall"]

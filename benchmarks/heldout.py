@@ -1,8 +1,8 @@
 """The evaluation sets in tests/data/ (see their READMEs) against a running rasa server.
 
 `heldout/` is the independent set: nobody has looked at what the bot gets wrong on it before the
-figures were reported. `development/` was the held-out set of the first round; its failures have been
-read and acted on, so its figures show progress on known problems, not generalisation.
+figures were reported. `development/roundN/` are earlier rounds' held-out sets; their failures have
+been read and acted on, so their figures show progress on known problems, not generalisation.
 
 In-scope accuracy and out-of-scope recall from `/model/parse`; crisis recall, false alarms and the
 far-domain crisis count from the reply a visitor gets (REST channel, a fresh conversation that says
@@ -10,7 +10,7 @@ far-domain crisis count from the reply a visitor gets (REST channel, a fresh con
 crisis answer when it is marked urgent. Never used for training or for choosing thresholds.
 
 Run: `make bench` (with the other benchmarks) or `.venv/bin/python -m benchmarks.heldout [--compare]
-[--set development]`.
+[--set heldout]`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from bot.runtime import rasa_environment
 from bot.settings import REPO_ROOT
 
 EVALUATION_DATA = REPO_ROOT / "tests" / "data"
-SETS = ("heldout", "development")
+SETS = ("heldout", "development/round2", "development/round1")
 # The TF-IDF pipeline this project shipped before the sentence encoder, on the same data.
 TFIDF_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "tfidf.yml"
 # Stock Rasa's default configuration, trained on the same data (`make bench-peer`).

@@ -15,9 +15,11 @@ from bot.runtime import rasa_environment
 from bot.settings import REPO_ROOT
 
 MODELS_DIR = REPO_ROOT / "models"
-# What the trained model depends on. Answers, entity synonyms and crisis
-# patterns are read at run time and need no retraining.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data/nlu", "data/rules", "data/stories", "encoder.lock")
+# What the trained model depends on. Answers and entity synonyms are read at run time and need no
+# retraining. The crisis patterns are read at run time too, but the semantic crisis layer's threshold
+# is learned from what the rules already catch, so a change to them is a different model.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data/nlu", "data/rules", "data/stories", "data/safety",
+                   "encoder.lock")
 # The trained components' code: a change to how they learn is a different model.
 COMPONENT_SOURCES = "bot/nlp"
 MODELS_KEPT = 3

@@ -90,6 +90,12 @@ CODED = [
 ]
 
 INDIRECT = [
+    "is there a fatal amount of kratom for someone my size",
+    "what parking garage downtown is high enough to jump",
+    "if i swallow all my pills at once tonight",
+    "would that be enough to die if i added xanax",
+    "sitting here with a knife in my hand",
+    "i attempted in 2015 and havent since, but i want to die tonight",
     "please help me before i do something to myself",
     "im scared ill do something stupid tonight",
     "dont plan on being around much longer anyway",
@@ -244,6 +250,10 @@ def test_the_pattern_that_fired_is_reported(detector, text, pattern_id):
 # ---------------------------------------------------------------------------
 
 HARD_NEGATIVES = [
+    "can i stop cold turkey or will that kill me",
+    "my cousin attempted suicide years ago, stable for years now, can family join sessions",
+    "we lost my uncle to suicide and my aunt is using kratom, how can we help",
+    "i self harmed in college, havent in 6 years, does that change my treatment",
     "i was suicidal a few years back but im in a good place now, do you take aetna",
     "had self harm urges in college, fine now, is my history confidential",
     "i used to cut myself when i was younger but im doing well now, do you do dbt",
