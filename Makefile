@@ -55,7 +55,7 @@ test: lint train
 bench: train
 	$(PY) -m benchmarks
 
-# The held-out set against stock Rasa's default config trained on the same data (trains ~18 minutes).
+# The evaluation sets against stock Rasa's default config trained on the same data (trains ~18 minutes).
 bench-peer: train
 	$(PY) -m benchmarks.heldout --peer
 
