@@ -7,16 +7,22 @@ import numpy as np
 from bot.nlp.semantic_crisis import recall_threshold, semantic_match, which_safety_intent
 
 
-def test_the_threshold_keeps_the_asked_recall_counting_what_the_rules_catch():
+def test_the_threshold_keeps_the_asked_recall_of_what_the_rules_miss():
     scores = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.1])
     is_safety = np.array([True, True, True, True, False, False])
     nothing = np.zeros(6, dtype=bool)
     assert recall_threshold(scores, is_safety, nothing, 1.0) == 0.2
     assert recall_threshold(scores, is_safety, nothing, 0.75) == 0.7
-    # The rules catch the hardest one, so the threshold can rise without losing recall.
+    # The rules catch the hardest one: the recall is asked of the other three.
     rules = np.array([False, False, False, True, False, False])
     assert recall_threshold(scores, is_safety, rules, 1.0) == 0.7
-    # If the rules alone reach the recall, the semantic layer need not fire at all.
+    assert recall_threshold(scores, is_safety, rules, 0.6) == 0.8
+    # The rules catching more does not make the layer less sensitive to what they still miss.
+    more_rules = np.array([True, False, False, True, False, False])
+    assert recall_threshold(scores, is_safety, more_rules, 1.0) == 0.7
+    # A recall of 0 still fires on the likeliest example the rules miss.
+    assert recall_threshold(scores, is_safety, rules, 0.0) == 0.9
+    # If the rules catch every example, the semantic layer need not fire at all.
     assert recall_threshold(scores, is_safety, is_safety, 1.0) == 1.0
 
 

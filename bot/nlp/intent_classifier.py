@@ -134,8 +134,8 @@ class TfidfEmbeddingIntentClassifier(GraphComponent, IntentClassifier):
             "embedding_weight": 1.0,
             # Which share of in-scope training examples may sit below the out-of-scope floor; 0 turns it off.
             "in_scope_floor_quantile": 0.0,
-            # The semantic crisis layer: the share of crisis and emergency training examples that the
-            # rules and the safety mass together must catch out of fold; 0 turns the layer off.
+            # The semantic crisis layer: the share of the crisis and emergency training examples the
+            # rules miss that the safety mass must catch out of fold; 0 turns the layer off.
             "crisis_recall": 0.0,
             "ranking_length": 10, "random_seed": 7,
         }

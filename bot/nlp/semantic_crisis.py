@@ -6,9 +6,11 @@ the crisis and emergency examples beside every other one, the hard negatives inc
 speech, relapse reports, plain tapering questions), so "kill the lights" has its own neighbours among
 the far-domain examples. On a match the crisis answer wins over whatever intent came first. The
 threshold is chosen at training time for recall, from out-of-fold probabilities on the training data
-alone: the highest one at which the rules and this layer together still catch `crisis_recall` of the
-crisis and emergency examples. Measured on our training data (docs/nlu.md), this beat a separate
-binary model and nearest neighbours on false alarms at the same recall.
+alone: the highest one at which this layer still catches `crisis_recall` of the crisis and emergency
+examples that the rules miss. Asking it of those alone keeps the layer's sensitivity from falling
+as the rules catch more (a recall over all examples let it relax whenever a rule was added).
+Measured on our training data (docs/nlu.md), this beat a separate binary model and nearest
+neighbours on false alarms at the same recall.
 """
 
 from __future__ import annotations
@@ -24,16 +26,13 @@ SEMANTIC_CRISIS = "semantic_crisis"
 
 def recall_threshold(probabilities: np.ndarray, is_safety: np.ndarray, caught_anyway: np.ndarray,
                      recall: float) -> float:
-    """The largest threshold on P(crisis or emergency) at which the safety examples the rules catch
-    (`caught_anyway`) plus those at or above the threshold make up `recall` of all safety examples."""
-    total = int(is_safety.sum())
-    if total == 0:
-        return 1.0
+    """The largest threshold on P(crisis or emergency) at or above which `recall` of the safety
+    examples the rules miss (`is_safety` and not `caught_anyway`) lie; 1.0 when the rules miss none."""
     left = np.sort(probabilities[is_safety & ~caught_anyway])
-    allowed_misses = int(np.floor((1.0 - recall) * total))
-    if allowed_misses >= len(left):
+    if len(left) == 0:
         return 1.0
-    return float(left[allowed_misses])
+    allowed_misses = int(np.floor((1.0 - recall) * len(left)))
+    return float(left[min(allowed_misses, len(left) - 1)])
 
 
 def semantic_match(parsed: Optional[Dict[str, Any]], ranking: List[Dict[str, Any]]) -> Optional[str]:
