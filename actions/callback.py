@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.gateway import post_to_gateway
-from actions.replies import knowledge, short_answer
+from actions.replies import knowledge, message, short_answer
 from bot.settings import US_PHONE
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -45,7 +45,7 @@ class ValidateCallbackForm(FormValidationAction):
         name = str(value or "").strip()
         if 1 <= len(name) <= 40 and re.fullmatch(r"[^\W\d_][^\d_]*", name):
             return {"callback_name": name}
-        dispatcher.utter_message(text="Please type just your first name, for example \"Sam\".")
+        dispatcher.utter_message(text=message("callback_name_invalid"))
         return {"callback_name": None}
 
     def validate_callback_contact(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -53,9 +53,7 @@ class ValidateCallbackForm(FormValidationAction):
         contact = valid_contact(str(value or ""))
         if contact:
             return {"callback_contact": contact}
-        dispatcher.utter_message(
-            text="That doesn't look like a US phone number or an email address. "
-                 "Could you type it again, like (314) 555-0100 or name@example.com?")
+        dispatcher.utter_message(text=message("callback_contact_invalid"))
         return {"callback_contact": None}
 
     def validate_callback_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -63,7 +61,7 @@ class ValidateCallbackForm(FormValidationAction):
         when = str(value or "").strip()
         if 1 <= len(when) <= 100:
             return {"callback_time": when}
-        dispatcher.utter_message(text="Please give a short answer, like \"weekday mornings\".")
+        dispatcher.utter_message(text=message("callback_time_invalid"))
         return {"callback_time": None}
 
 

@@ -9,10 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import try_hand_over
+from bot.settings import get_settings
 
 FALLBACK_INTENT = "nlu_fallback"
-# Past this many characters a message is more likely pasted text than a question.
-LONG_MESSAGE = 2000
 
 
 def describe_unreadable(text: str) -> str | None:
@@ -26,7 +25,8 @@ def describe_unreadable(text: str) -> str | None:
     latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
     if latin < len(letters) / 2:
         return "utter_english_only"
-    if len(stripped) > LONG_MESSAGE:
+    # Past the gateway's limit a message is more likely pasted text than a question.
+    if len(stripped) > get_settings().max_message_chars:
         return "utter_message_too_long"
     return None
 

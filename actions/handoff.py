@@ -15,9 +15,7 @@ from rasa_sdk.events import ConversationPaused
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.gateway import post_to_gateway
-from actions.replies import knowledge, short_answer
-
-CALLBACK_BUTTON = {"title": "Request a call back", "payload": "/request_callback"}
+from actions.replies import callback_button, knowledge, short_answer
 
 
 async def request_handoff(tracker: Tracker, reason: str, priority: str) -> Optional[str]:
@@ -31,7 +29,7 @@ async def request_handoff(tracker: Tracker, reason: str, priority: str) -> Optio
 
 def send_person_details(dispatcher: CollectingDispatcher) -> None:
     message = short_answer(knowledge().require_for_intent("request_human"))
-    dispatcher.utter_message(text=message["text"], buttons=message["buttons"] + [CALLBACK_BUTTON])
+    dispatcher.utter_message(text=message["text"], buttons=message["buttons"] + [callback_button()])
 
 
 async def try_hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,

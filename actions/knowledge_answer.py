@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import knowledge, list_answer, long_answer, short_answer
-from bot.knowledge.schema import Entry
+from bot.domain.knowledge.schema import Entry
 
 # Intents whose entity, when present, names a more specific entry than the intent's own.
 ENTITY_FOR_INTENT = {"ask_therapy": "therapy", "ask_programs": "program"}

@@ -1,21 +1,33 @@
-"""Turns knowledge entries into bot messages (text + buttons); the text is always the file's."""
+"""Turns knowledge entries into bot messages (text + buttons); the text is always the file's.
+
+Button titles and prompts the actions add are the knowledge file's `messages`, rendered by the same
+`render` as the answers (bot/domain/knowledge/loader.py).
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any, Dict, List
 
-from bot.knowledge.loader import KnowledgeBase, default as default_knowledge, render
-from bot.knowledge.schema import Entry
+from bot.domain.knowledge.loader import KnowledgeBase, default as default_knowledge, render
+from bot.domain.knowledge.schema import Entry
 from bot.settings import get_settings
 
-TELL_ME_MORE = "Tell me more"
-TALK_TO_PERSON = "Talk to a person"
 REQUEST_HUMAN_PAYLOAD = "/request_human"
+REQUEST_CALLBACK_PAYLOAD = "/request_callback"
 
 
 def knowledge() -> KnowledgeBase:
     return default_knowledge()
+
+
+def message(name: str) -> str:
+    """The knowledge file's message `name`, rendered with the clinic details."""
+    return knowledge().message(name, get_settings().clinic_details())
+
+
+def callback_button() -> Dict[str, str]:
+    return {"title": message("request_callback_button"), "payload": REQUEST_CALLBACK_PAYLOAD}
 
 
 def payload_for(entry: Entry) -> str:
@@ -37,13 +49,13 @@ def _buttons(entry: Entry, include_more: bool, clinic: Dict[str, Any]) -> List[D
     buttons = []
     known = _details_known(entry, clinic)
     if include_more and entry.long and known:
-        buttons.append({"title": TELL_ME_MORE, "payload": tell_me_more_payload(entry)})
+        buttons.append({"title": message("tell_me_more_button"), "payload": tell_me_more_payload(entry)})
     for target_id in entry.follow_ups:
         target = knowledge().require(target_id)
         buttons.append({"title": target.title, "payload": payload_for(target)})
     # An answer that could not give a clinic detail always offers the person who can.
     if not known and all(b["payload"] != REQUEST_HUMAN_PAYLOAD for b in buttons):
-        buttons.append({"title": TALK_TO_PERSON, "payload": REQUEST_HUMAN_PAYLOAD})
+        buttons.append({"title": message("talk_to_person_button"), "payload": REQUEST_HUMAN_PAYLOAD})
     return buttons
 
 

@@ -23,7 +23,7 @@ import websockets
 
 from benchmarks.latency import MESSAGES
 from benchmarks.stats import percentile, rss_mb
-from bot.local_stack import running_stack
+from devtools.local_stack import running_stack
 
 # Every read has a deadline, so a stalled gateway shows up as errors rather than a hung run.
 READ_SECONDS = 30

@@ -16,7 +16,7 @@ from typing import List
 import requests
 
 from benchmarks.stats import rss_mb, summary_ms
-from bot.local_stack import running_stack
+from devtools.local_stack import running_stack
 
 MESSAGES = [
     "is kratom addictive", "what is iop", "can i keep my job during treatment", "do you take medicaid",

@@ -24,7 +24,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline, make_union
 
-from bot.runtime import rasa_environment
+from bot.ops.processes import rasa_environment
 from bot.settings import REPO_ROOT
 
 FOLDS = 5

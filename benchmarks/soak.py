@@ -25,8 +25,8 @@ import websockets
 
 from benchmarks.latency import MESSAGES
 from benchmarks.stats import percentile, rss_mb
-from bot.local_stack import running_stack
 from bot.settings import REPO_ROOT
+from devtools.local_stack import running_stack
 
 # A reply slower than this counts as unanswered: a visitor would have given up.
 ANSWER_SECONDS = 30.0

@@ -32,8 +32,8 @@ from typing import List, Tuple
 import httpx
 
 from benchmarks.chat_load import READ_SECONDS, gateway_visitor, report, run_load
-from bot.local_stack import running_stack
 from bot.store import StaffMember, hash_password, session_scope, utcnow
+from devtools.local_stack import running_stack
 
 PASSWORD = "benchmark staff password"
 LOWEST_PRIORITY = 19

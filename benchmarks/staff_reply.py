@@ -20,8 +20,8 @@ import websockets
 from sqlalchemy import select
 
 from benchmarks.stats import summary_ms
-from bot.local_stack import running_stack
 from bot.store import Handoff, StaffMember, hash_password, session_scope, utcnow
+from devtools.local_stack import running_stack
 
 PASSWORD = "benchmark staff password"
 

@@ -9,7 +9,7 @@ import tempfile
 import time
 from typing import Dict
 
-from bot.runtime import rasa_environment
+from bot.ops.processes import rasa_environment
 from bot.settings import REPO_ROOT
 
 

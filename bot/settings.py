@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Literal, Optional
+from typing import Dict, FrozenSet, Literal, Optional, Tuple
 
 from pydantic import BaseSettings, Field, ValidationError, validator
 
@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # Signs conversation ids so the gateway accepts only ids it issued.
     gateway_secret: str = Field("dev-gateway-secret-change-me", min_length=16)
     privacy_url: str = "/privacy"
+    # The longest visitor message, the one limit: the gateway refuses longer ones, the action server's
+    # fallback treats longer ones as pasted text, and the widget learns it from the gateway.
     max_message_chars: int = Field(2000, ge=1)
     # A returning visitor's widget shows at most this many of the latest messages.
     restored_history_messages: int = Field(100, ge=1)
@@ -138,9 +140,6 @@ class Settings(BaseSettings):
 
     @validator("staff_hours")
     def staff_hours_parse(cls, value: str) -> str:
-        # Imported here: bot.handoffs imports the store, which imports this module.
-        from bot.handoffs import parse_staff_hours
-
         parse_staff_hours(value)
         return value.strip()
 
@@ -182,3 +181,46 @@ def load_settings(**overrides) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+# STAFF_HOURS' syntax, here so that a mistake in it stops start-up (bot/domain/handoffs/hours.py
+# uses the windows).
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+HOURS_WINDOW = re.compile(
+    r"^(?P<first>[a-z]+)(?:\s*-\s*(?P<last>[a-z]+))?\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$",
+    re.IGNORECASE,
+)
+# A staff hours window: weekdays (0 = Monday), then the start and end minute of the day, local time.
+StaffWindow = Tuple[FrozenSet[int], int, int]
+
+
+def parse_staff_hours(text: str) -> Tuple[StaffWindow, ...]:
+    """'Mon-Fri 08:00-18:00, Sat 09:00-13:00' → windows; empty → () (always). ValueError says what is wrong."""
+    windows = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        match = HOURS_WINDOW.match(part)
+        if not match:
+            raise ValueError(f"{part!r} is not like 'Mon-Fri 08:00-18:00' (days, then 24-hour start-end)")
+        first = _day(match["first"])
+        last = _day(match["last"]) if match["last"] else first
+        # Ranges may wrap around the week, as in Sat-Mon.
+        days = frozenset((first + offset) % 7 for offset in range((last - first) % 7 + 1))
+        start, end = _minute(match["start"], part), _minute(match["end"], part)
+        if end <= start:
+            raise ValueError(f"in {part!r} the end must be after the start (write overnight hours as two days)")
+        windows.append((days, start, end))
+    return tuple(windows)
+
+
+def _day(name: str) -> int:
+    for index, day in enumerate(DAYS):
+        if name.lower() in (day, day[:3]):
+            return index
+    raise ValueError(f"{name!r} is not a day: use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+
+
+def _minute(clock: str, part: str) -> int:
+    hour, minute = (int(number) for number in clock.split(":"))
+    if hour > 24 or minute > 59 or (hour == 24 and minute):
+        raise ValueError(f"in {part!r} {clock} is not a time between 00:00 and 24:00")
+    return hour * 60 + minute

@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from bot.local_stack import Stack, running_stack
-from bot.settings import REPO_ROOT
+from bot.store import dispose_engines, migrate
+from devtools.local_stack import Stack, running_stack
+from tests.support.app_db import empty_postgres_tables
+from tests.support.artifacts import ARTIFACTS
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-ARTIFACTS = REPO_ROOT / "artifacts"
 
 
 def in_ci() -> bool:
@@ -73,9 +73,11 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(postgres_database: str) -> Iterator[Stack]:
-    """The trained rasa server, the action server and the gateway, on a PostgreSQL tracker store."""
+    """The trained rasa server, the action server and the gateway, on a PostgreSQL tracker store.
+    One per test module, each with its own app DB, so staff, handoffs and limits one module leaves
+    behind never meet another's tests (conversations are apart anyway: each test has its own id)."""
     with running_stack(postgres_database, ARTIFACTS / "server-logs", with_gateway=True) as running:
         yield running
 
@@ -83,12 +85,6 @@ def stack(postgres_database: str) -> Iterator[Stack]:
 @pytest.fixture
 def sender() -> str:
     return f"test-{uuid.uuid4().hex}"
-
-
-def artifacts_dir(name: str) -> Path:
-    path = ARTIFACTS / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +102,16 @@ def browser() -> Iterator:
         yield chromium
         chromium.close()
 
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A migrated app DB with no rows, on each database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    migrate(url)
+    yield url
+    dispose_engines()
+    if request.param == "postgresql":
+        empty_postgres_tables(url)

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
 
+from bot.domain.handoffs.lifecycle import OPEN_STATES, PRIORITIES, STATES as HANDOFF_STATES
+
 # Named constraints let later migrations alter or drop them by name on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -38,9 +40,6 @@ NAMING_CONVENTION = {
 Base: Any = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 PRESENCES = ("online", "away", "offline")
-PRIORITIES = ("urgent", "normal")
-HANDOFF_STATES = ("waiting", "active", "resolved", "expired")
-OPEN_HANDOFF_STATES = ("waiting", "active")
 CALLBACK_STATES = ("open", "closed")
 # Enough for the console's queue line; the transcript holds the whole message.
 PREVIEW_CHARS = 140
@@ -100,8 +99,8 @@ class Handoff(Base):
         # two simultaneous requests cannot both open one.
         Index(
             "uq_handoffs_open_conversation", "conversation_id", unique=True,
-            sqlite_where=text(_one_of("status", OPEN_HANDOFF_STATES)),
-            postgresql_where=text(_one_of("status", OPEN_HANDOFF_STATES)),
+            sqlite_where=text(_one_of("status", OPEN_STATES)),
+            postgresql_where=text(_one_of("status", OPEN_STATES)),
         ),
         Index("ix_handoffs_status_created_at", "status", "created_at"),
     )
@@ -178,7 +177,7 @@ class CallbackRequest(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     closed_by = Column(Integer, ForeignKey("staff_members.id"))
     closed_at = Column(UTCDateTime)
-    # When the typed details were replaced in the Rasa transcript (bot.contact_redaction).
+    # When the typed details were replaced in the Rasa transcript (bot.store.contact_redaction).
     redacted_at = Column(UTCDateTime)
 
 

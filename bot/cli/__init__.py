@@ -1,0 +1,1 @@
+"""`python -m bot ...`: training, checks, serving, retention purge and staff accounts."""

@@ -1,0 +1,1 @@
+"""The handoff lifecycle's states and errors, and staff hours; the queries are in bot/store/handoffs.py."""

@@ -1,0 +1,110 @@
+"""The gateway's internal API, for the action server only: open a handoff to admissions staff.
+
+Token-protected and meant for loopback: `POST /internal/handoffs` with
+`Authorization: Bearer <INTERNAL_API_TOKEN>` and JSON
+`{"conversation_id", "reason", "priority": "urgent"|"normal", "last_intent"}`.
+Answers `{"status": "waiting", "handoff_id": N}` when a person can take the
+conversation now, or `{"status": "unavailable"}` when no one is online or it
+is outside staff hours (an urgent handoff is still queued for the next
+person to log in). `POST /internal/handoffs/status` with `{"conversation_id"}` answers
+`{"open": true|false}`: whether the conversation has a waiting or active handoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any, Dict, Optional, Tuple, Union
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from bot.domain.handoffs.hours import StaffHours
+from bot.domain.handoffs.lifecycle import PRIORITIES
+from bot.settings import Settings
+from bot.store import CallbackRequest, handoffs, session_scope, utcnow
+
+REQUIRED = ("conversation_id", "reason", "priority")
+
+
+def authorised(request: Request, settings: Settings) -> bool:
+    supplied = request.headers.get("authorization", "")
+    return hmac.compare_digest(supplied.encode(), f"Bearer {settings.internal_api_token}".encode())
+
+
+async def read_request(request: Request, fields: Tuple[str, ...]) -> Union[Dict[str, Any], JSONResponse]:
+    """The JSON body with every field a string, or the error response to send instead."""
+    if not authorised(request, request.app.state.settings):
+        return JSONResponse({"error": "unauthorised"}, status_code=401)
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "expected a JSON body"}, status_code=400)
+    missing = [name for name in fields if not isinstance(body, dict) or not isinstance(body.get(name), str)]
+    if missing:
+        return JSONResponse({"error": f"missing or invalid: {', '.join(missing)}"}, status_code=400)
+    return body
+
+
+async def open_handoff(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    body = await read_request(request, REQUIRED)
+    if isinstance(body, JSONResponse):
+        return body
+    if body["priority"] not in PRIORITIES:
+        return JSONResponse({"error": "missing or invalid: priority"}, status_code=400)
+    # Database work runs off the event loop, which every visitor's socket shares.
+    opened = await asyncio.to_thread(_open_if_worth_waiting, settings, body)
+    if opened is None:
+        return JSONResponse({"status": "unavailable"})
+    handoff_id, priority, available = opened
+    await request.app.state.staff_hub.queue_changed("opened", handoff_id, priority)
+    return JSONResponse({"status": "waiting" if available else "unavailable", "handoff_id": handoff_id})
+
+
+def _open_if_worth_waiting(settings: Settings, body: Dict[str, Any]) -> Optional[Tuple[int, str, bool]]:
+    """(handoff id, priority, staff available now), or None when nobody can come and it is not urgent."""
+    with session_scope(settings.app_db_url) as session:
+        available = handoffs.staff_available(session, utcnow(), StaffHours.from_settings(settings))
+        if not available and body["priority"] != "urgent":
+            return None
+        handoff = handoffs.open_handoff(
+            session, body["conversation_id"], body["reason"], body["priority"], body.get("last_intent")
+        )
+        return handoff.id, handoff.priority, available
+
+
+async def store_callback(request: Request) -> JSONResponse:
+    """`POST /internal/callbacks`: a consented callback request, stored with its contact fields encrypted."""
+    body = await read_request(request, ("conversation_id", "first_name", "contact", "best_time"))
+    if isinstance(body, JSONResponse):
+        return body
+    callback_id = await asyncio.to_thread(_store_callback, request.app.state.settings,
+                                          request.app.state.contact_cipher, body)
+    return JSONResponse({"status": "stored", "callback_id": callback_id})
+
+
+def _store_callback(settings: Settings, cipher: Any, body: Dict[str, Any]) -> int:
+    with session_scope(settings.app_db_url) as session:
+        callback = CallbackRequest(
+            conversation_id=body["conversation_id"], first_name_enc=cipher.encrypt(body["first_name"]),
+            contact_enc=cipher.encrypt(body["contact"]), best_time_enc=cipher.encrypt(body["best_time"]),
+            consented_at=utcnow(), status="open",
+        )
+        session.add(callback)
+        session.flush()
+        return int(callback.id)
+
+
+async def handoff_status(request: Request) -> JSONResponse:
+    """Whether a conversation still has a waiting or active handoff (asked when its Rasa session expires)."""
+    body = await read_request(request, ("conversation_id",))
+    if isinstance(body, JSONResponse):
+        return body
+    handoff_id = await asyncio.to_thread(_open_handoff_id, request.app.state.settings, body["conversation_id"])
+    return JSONResponse({"open": handoff_id is not None})
+
+
+def _open_handoff_id(settings: Settings, conversation_id: str) -> Optional[int]:
+    with session_scope(settings.app_db_url) as session:
+        return handoffs.open_handoff_id(session, conversation_id)

@@ -1,1 +1,0 @@
-"""Language processing: the spaCy pipeline built from the knowledge file and custom Rasa components."""

@@ -1,0 +1,66 @@
+"""How Rasa processes are started: environment and command lines, from settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, List
+
+from bot.settings import REPO_ROOT, Settings, get_settings
+
+
+def settings_environment(settings: Settings) -> Dict[str, str]:
+    """Every setting as an environment variable, so child processes see exactly these settings."""
+    return {name.upper(): "" if value is None else str(value) for name, value in settings.dict().items()}
+
+
+def rasa_environment(settings: Settings | None = None) -> Dict[str, str]:
+    settings = settings or get_settings()
+    env = dict(os.environ)
+    env.update(settings_environment(settings))
+    env.update(
+        {
+            # Rasa's usage telemetry is on by default; the clinic promises no third-party data.
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            # A BLAS worker thread spin-waits between the small per-message matrix products: on two
+            # cores it burned 0.7 of a core in the rasa server and slowed every other process.
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            # oneDNN's kernels and caches cost ~40 MB of the rasa server's RSS (915 -> 877 MB) and no
+            # measurable time on the encoder's one-message batches.
+            "TF_ENABLE_ONEDNN_OPTS": "0",
+            "SANIC_HOST": "127.0.0.1",
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{settings.action_port}/webhook",
+            "TRACKER_DB_URL": settings.tracker_db_url,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+        }
+    )
+    return env
+
+
+def rasa_server_command(model: str, settings: Settings | None = None) -> List[str]:
+    settings = settings or get_settings()
+    return [
+        sys.executable, "-m", "bot.rasa_plugins.rasa_server", "run",
+        "--enable-api", "--auth-token", settings.rasa_token,
+        "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
+        "--model", model,
+        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+    ]
+
+
+def action_server_command(settings: Settings | None = None) -> List[str]:
+    settings = settings or get_settings()
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
+
+
+def gateway_command(settings: Settings | None = None) -> List[str]:
+    settings = settings or get_settings()
+    # Rasa pins websockets<11, which uvicorn's default websocket backend cannot use: wsproto can.
+    return [
+        sys.executable, "-m", "uvicorn", "bot.gateway.app:create_app", "--factory",
+        "--host", settings.gateway_host, "--port", str(settings.gateway_port),
+        "--ws", "wsproto", "--no-server-header", "--log-level", "warning",
+    ]

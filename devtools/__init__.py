@@ -1,0 +1,1 @@
+"""Development tools, not shipped: the local stack the tests and benchmarks start."""

@@ -1,0 +1,1 @@
+"""The widget and the console in Debian's Chromium, driven by Playwright."""

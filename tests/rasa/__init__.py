@@ -1,0 +1,2 @@
+"""At the level Rasa decides: the NLU components, the model's data, the tracker store and the rasa
+server's patches, against Rasa's own classes."""

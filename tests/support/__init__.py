@@ -1,0 +1,1 @@
+"""Helpers the test tiers share: clients, sockets, app DB rows, Rasa policy states."""
