@@ -33,7 +33,7 @@ from bot.settings import REPO_ROOT
 from devtools.local_stack import running_stack
 
 EVALUATION_DATA = REPO_ROOT / "tests" / "data"
-SETS = ("heldout", "development/round2", "development/round1")
+SETS = ("heldout", "development/round3", "development/round2", "development/round1")
 # The TF-IDF pipeline this project shipped before the sentence encoder, on the same data.
 TFIDF_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "tfidf.yml"
 # Stock Rasa's default configuration, trained on the same data (`make bench-peer`).
