@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # The gateway: the one public port, in front of Rasa and the action server.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(8000, ge=1, le=65535)
+    # The reverse proxies (comma-separated addresses) whose X-Forwarded-For the gateway believes;
+    # empty: none, every client is the address that connected.
+    trusted_proxies: str = ""
     # Signs conversation ids so the gateway accepts only ids it issued.
     gateway_secret: str = Field("dev-gateway-secret-change-me", min_length=16)
     privacy_url: str = "/privacy"
@@ -77,6 +80,10 @@ class Settings(BaseSettings):
     staff_timezone: str = "America/Chicago"
     # The console highlights a handoff that has waited longer than this.
     waiting_highlight_minutes: int = Field(3, ge=1)
+    # A console session nobody uses for this long ends; a session ends after 12 hours in any case.
+    console_idle_minutes: int = Field(30, ge=1)
+    # Failed console sign-ins one client address may make in 15 minutes before it must wait.
+    sign_in_failures_per_client: int = Field(10, ge=1)
     # Transcripts, notes, handoffs and callback requests older than this are deleted (domain.md: privacy).
     retention_days: int = Field(180, ge=1)
 

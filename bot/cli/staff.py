@@ -118,6 +118,7 @@ def unlock(session: Session, email: str) -> None:
     staff = _existing(session, email)
     staff.failed_logins = 0
     staff.locked_until = None
+    staff.lockouts = 0
     _audit(session, "staff.unlock", staff)
     print(f"unlocked {staff.email}")
 

@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from bot.gateway import console, internal_api
 from bot.gateway.console.live import StaffHub
+from bot.gateway.console.sign_in_throttle import SignInThrottle
 from bot.gateway.event_bus import EventBus
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
@@ -62,6 +63,7 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         app.state.settings = settings
         app.state.texts = texts
         app.state.metrics = Metrics()
+        app.state.sign_in_throttle = SignInThrottle(settings.sign_in_failures_per_client)
         # An error in a task nobody awaits is logged and counted, never lost.
         asyncio.get_running_loop().set_exception_handler(
             lambda loop, context: _unhandled_task_error(app.state.metrics, context))
@@ -120,7 +122,7 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
     async def visitor_socket(websocket: WebSocket) -> None:
         await websocket.app.state.hub.serve(websocket)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", demo_page),
             Route("/widget.js", widget),
@@ -136,6 +138,31 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if settings.environment == "production":
+        # Served over HTTPS behind the clinic's proxy: browsers must never fall back to plain HTTP.
+        app.add_middleware(StrictTransportSecurity)
+    return app
+
+
+class StrictTransportSecurity:
+    """Adds HSTS to every HTTP response."""
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.HEADER]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 async def expire_overdue(app: Starlette, now: Optional[datetime] = None) -> int:

@@ -56,6 +56,10 @@ def action_server_command(settings: Settings | None = None) -> List[str]:
     return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
 
 
+# A request line and headers larger than this are refused (431) before the app sees them.
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
+
+
 def gateway_command(settings: Settings | None = None) -> List[str]:
     settings = settings or get_settings()
     # Rasa pins websockets<11, which uvicorn's default websocket backend cannot use: wsproto can.
@@ -63,4 +67,9 @@ def gateway_command(settings: Settings | None = None) -> List[str]:
         sys.executable, "-m", "uvicorn", "bot.gateway.app:create_app", "--factory",
         "--host", settings.gateway_host, "--port", str(settings.gateway_port),
         "--ws", "wsproto", "--no-server-header", "--log-level", "warning",
+        # h11 bounds a request's headers (httptools would take 8 MiB of them).
+        "--http", "h11", "--h11-max-incomplete-event-size", str(MAX_REQUEST_HEAD_BYTES),
+        # The client address (per-client limits) comes from X-Forwarded-For only via a configured proxy.
+        *(["--proxy-headers", "--forwarded-allow-ips", settings.trusted_proxies] if settings.trusted_proxies
+          else ["--no-proxy-headers"]),
     ]

@@ -7,6 +7,7 @@ from bot.store.models import (
     Base,
     CallbackRequest,
     CannedReply,
+    ConsoleSession,
     Handoff,
     HandoffTransition,
     Note,
@@ -16,8 +17,8 @@ from bot.store.models import (
 from bot.store.passwords import MIN_PASSWORD_CHARS, WeakPassword, hash_password, needs_rehash, verify_password
 
 __all__ = [
-    "AuditEntry", "Base", "CallbackRequest", "CannedReply", "ContactCipher", "ContactKeyError", "Handoff",
-    "HandoffTransition", "MIN_PASSWORD_CHARS", "Note", "StaffMember", "WeakPassword", "contact_cipher",
+    "AuditEntry", "Base", "CallbackRequest", "CannedReply", "ConsoleSession", "ContactCipher", "ContactKeyError",
+    "Handoff", "HandoffTransition", "MIN_PASSWORD_CHARS", "Note", "StaffMember", "WeakPassword", "contact_cipher",
     "dispose_engines", "engine_for", "hash_password", "make_engine", "migrate", "needs_rehash", "session_scope",
     "utcnow", "verify_password",
 ]

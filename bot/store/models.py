@@ -88,6 +88,23 @@ class StaffMember(Base):
     # A disabled account cannot sign in; console sessions signed before sessions_revoked_at stop working.
     disabled_at = Column(UTCDateTime)
     sessions_revoked_at = Column(UTCDateTime)
+    # Lockouts in a row: each one locks the account twice as long as the last (reset on sign-in).
+    lockouts = Column(Integer, nullable=False, default=0, server_default="0")
+
+
+class ConsoleSession(Base):
+    """One console sign-in. The cookie carries a random token and the table only its SHA-256, so
+    signing out ends the session everywhere and a copied cookie stops working with it."""
+
+    __tablename__ = "console_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    staff_id = Column(Integer, ForeignKey("staff_members.id"), nullable=False, index=True)
+    csrf = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=False)
+    ended_at = Column(UTCDateTime)
 
 
 class Handoff(Base):

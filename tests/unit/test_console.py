@@ -61,7 +61,8 @@ def test_a_wrong_password_is_refused_and_five_lock_the_account(console, settings
     for _ in range(5):
         assert sign_in(console, password="not the password at all").status_code == 401
     locked = sign_in(console)
-    assert locked.status_code == 423 and "locked" in locked.text
+    # The same answer as a wrong password: it must not tell a guesser which emails are accounts.
+    assert locked.status_code == 401 and "locked" in locked.text
     assert audit_actions(settings).count("console.login_failed") == 5
     assert "console.login_locked" in audit_actions(settings)
 

@@ -1,9 +1,13 @@
-"""Who is signed in to the console: sign-in, sign-out, session cookies, CSRF tokens, and the
-guards every console page and form goes through.
+"""Who is signed in to the console: sign-in, sign-out, sessions, CSRF tokens, and the guards
+every console page and form goes through.
 
-Sessions are signed cookies (HttpOnly, SameSite=Strict, Secure in production) that expire after
-a working day. Every form carries a CSRF token bound to the session. Five wrong passwords lock an
-account for 15 minutes. An unknown email costs the same argon2 check as a known one.
+Sessions live in the app DB (`console_sessions`); the cookie (HttpOnly, SameSite=Strict, Secure in
+production) carries only a signed random token. A session ends when its owner signs out, after
+CONSOLE_IDLE_MINUTES unused, after a working day, or when the account is disabled or its password
+reset. Every form carries the session's CSRF token. Five wrong passwords lock an account, each
+lockout twice as long as the last; a client address that keeps failing waits (sign_in_throttle).
+A locked, disabled or unknown account gets the same answer as a wrong password, and costs the same
+argon2 check.
 
 Password checks and database reads run in worker threads, never on the event loop that also
 serves every visitor's websocket.
@@ -13,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import os
 import secrets
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -27,14 +32,29 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.gateway.console.render import render
+from bot.gateway.console.sign_in_throttle import SignInThrottle
 from bot.settings import Settings
-from bot.store import StaffMember, audit, hash_password, needs_rehash, session_scope, utcnow, verify_password
+from bot.store import (
+    ConsoleSession,
+    StaffMember,
+    audit,
+    hash_password,
+    needs_rehash,
+    session_scope,
+    utcnow,
+    verify_password,
+)
 
 SESSION_COOKIE = "ew_staff"
 CSRF_COOKIE = "ew_csrf"
 SESSION_SECONDS = 12 * 3600
 MAX_FAILED_LOGINS = 5
 LOCK_TIME = timedelta(minutes=15)
+LONGEST_LOCK = timedelta(hours=24)
+# last_seen_at is written at most this often: the idle timeout is this precise, and a page's
+# requests do not each write a row.
+SEEN_RESOLUTION = timedelta(seconds=60)
+REFUSED = "That email and password don't match, or the account is locked for a while after too many attempts."
 # How far below the chat the sign-in thread runs (a Linux nice value).
 SIGN_IN_NICENESS = 10
 
@@ -70,30 +90,44 @@ def _decoy_hash() -> str:
 async def current_staff(connection: HTTPConnection) -> Optional[Staff]:
     """The signed-in staff member ({staff_id, name, csrf, admin}), or None.
 
-    The account is read on every request, so disabling it, resetting its password or taking away
-    the admin role takes effect at once, not when the cookie expires.
+    The session and the account are read on every request, so signing out, disabling the account,
+    resetting its password or taking away the admin role takes effect at once.
     """
     raw = connection.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
     settings: Settings = connection.app.state.settings
     try:
-        session_data = _signer(settings).loads(raw, max_age=SESSION_SECONDS)
+        token = _signer(settings).loads(raw, max_age=SESSION_SECONDS)
     except BadSignature:
         return None
-    return await asyncio.to_thread(_account_now, settings.app_db_url, session_data)
+    if not isinstance(token, str):
+        return None
+    return await asyncio.to_thread(_session_now, settings, token)
 
 
-def _account_now(db_url: str, session_data: Dict[str, Any]) -> Optional[Staff]:
-    """The session's staff member as the database has them now, or None if they may no longer sign in."""
-    with session_scope(db_url) as session:
-        member = session.get(StaffMember, session_data.get("staff_id"))
-        if member is None or member.disabled_at is not None:
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _session_now(settings: Settings, token: str) -> Optional[Staff]:
+    """The session's staff member as the database has them now, or None if the session has ended."""
+    now = utcnow()
+    with session_scope(settings.app_db_url) as session:
+        row = session.execute(select(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token))
+                              ).scalar_one_or_none()
+        if row is None or row.ended_at is not None:
             return None
-        revoked = member.sessions_revoked_at
-        if revoked is not None and session_data.get("issued", 0) < revoked.timestamp():
+        member = session.get(StaffMember, row.staff_id)
+        revoked = member.sessions_revoked_at if member is not None else None
+        idle = now - row.last_seen_at > timedelta(minutes=settings.console_idle_minutes)
+        if (member is None or member.disabled_at is not None or (revoked is not None and row.created_at <= revoked)
+                or idle or now - row.created_at > timedelta(seconds=SESSION_SECONDS)):
+            row.ended_at = now
             return None
-        return {**session_data, "name": member.display_name, "admin": member.is_admin}
+        if now - row.last_seen_at >= SEEN_RESOLUTION:
+            row.last_seen_at = now
+        return {"staff_id": member.id, "csrf": row.csrf, "name": member.display_name, "admin": member.is_admin}
 
 
 def tokens_match(supplied: Any, expected: Optional[str]) -> bool:
@@ -154,53 +188,74 @@ async def login(request: Request) -> Response:
     if not tokens_match(form.get("csrf"), expected):
         return render(request, "message.html", None, status_code=403, title="Refused",
                       message="The form expired or was not sent from this console.", back="/console/login")
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.wait_seconds(client)
+    if wait is not None:
+        response = _login_page(request, "Too many failed sign-ins from here. Wait a few minutes and try again.",
+                               429)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
     email = str(form.get("email") or "").strip().lower()
     password = str(form.get("password") or "")
-    outcome, cookie = await asyncio.get_running_loop().run_in_executor(
+    token = await asyncio.get_running_loop().run_in_executor(
         _SIGN_IN_THREAD, _check_sign_in, settings.app_db_url, email, password)
-    if outcome == "locked":
-        return _login_page(request, "This account is locked for a few minutes after too many attempts.", 423)
-    if cookie is None:
-        return _login_page(request, "That email and password don't match.", 401)
+    if token is None:
+        throttle.failed(client)
+        return _login_page(request, REFUSED, 401)
+    throttle.succeeded(client)
     response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(SESSION_COOKIE, _signer(settings).dumps(cookie), max_age=SESSION_SECONDS,
+    response.set_cookie(SESSION_COOKIE, _signer(settings).dumps(token), max_age=SESSION_SECONDS,
                         **_cookie_args(settings))
     response.delete_cookie(CSRF_COOKIE)
     return response
 
 
-def _check_sign_in(db_url: str, email: str, password: str) -> Tuple[str, Optional[Dict[str, Any]]]:
-    """Check and audit one sign-in: ("signed_in", the session cookie's data), ("locked", None) or
-    ("refused", None)."""
+def _check_sign_in(db_url: str, email: str, password: str) -> Optional[str]:
+    """Check and audit one sign-in: the new session's token, or None when refused (for any reason)."""
     now = utcnow()
     with session_scope(db_url) as session:
         staff = session.execute(select(StaffMember).where(func.lower(StaffMember.email) == email)).scalar_one_or_none()
-        if staff is not None and staff.locked_until is not None and staff.locked_until > now:
-            audit.record(session, staff.id, "console.login_locked", now=now, seen=False)
-            return "locked", None
-        known_hash = staff.password_hash if staff is not None else _decoy_hash()
-        if not verify_password(known_hash, password) or staff is None or staff.disabled_at is not None:
-            if staff is not None and staff.disabled_at is not None:
-                # Same answer as a wrong password: a disabled account is not confirmed to exist.
+        locked = staff is not None and staff.locked_until is not None and staff.locked_until > now
+        known_hash = staff.password_hash if staff is not None and not locked else _decoy_hash()
+        # A locked account is checked against the decoy too: its answer takes as long as any other.
+        if not verify_password(known_hash, password) or staff is None or locked or staff.disabled_at is not None:
+            if locked:
+                audit.record(session, staff.id, "console.login_locked", now=now, seen=False)
+            elif staff is not None and staff.disabled_at is not None:
                 audit.record(session, staff.id, "console.login_disabled", now=now, seen=False)
             elif staff is not None:
                 staff.failed_logins += 1
                 if staff.failed_logins >= MAX_FAILED_LOGINS:
-                    staff.locked_until, staff.failed_logins = now + LOCK_TIME, 0
+                    staff.locked_until = now + min(LOCK_TIME * 2 ** staff.lockouts, LONGEST_LOCK)
+                    staff.failed_logins, staff.lockouts = 0, staff.lockouts + 1
                 audit.record(session, staff.id, "console.login_failed", now=now, seen=False)
-            return "refused", None
-        staff.failed_logins, staff.locked_until = 0, None
+            return None
+        staff.failed_logins, staff.locked_until, staff.lockouts = 0, None, 0
         if needs_rehash(staff.password_hash):
             staff.password_hash = hash_password(password)
+        token = secrets.token_urlsafe(32)
+        session.add(ConsoleSession(token_hash=_token_hash(token), staff_id=staff.id, csrf=secrets.token_urlsafe(32),
+                                   created_at=now, last_seen_at=now))
         audit.record(session, staff.id, "console.login", now=now, presence="online")
-        return "signed_in", {"staff_id": staff.id, "csrf": secrets.token_urlsafe(32), "issued": now.timestamp()}
+        return token
 
 
 @staff_form
 async def logout(request: Request, staff: Staff) -> Response:
     settings: Settings = request.app.state.settings
-    await asyncio.to_thread(audit.record_alone, settings.app_db_url, staff["staff_id"], "console.logout",
-                            presence="offline")
+    await asyncio.to_thread(_end_session, settings, request.cookies.get(SESSION_COOKIE, ""), staff["staff_id"])
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+def _end_session(settings: Settings, raw_cookie: str, staff_id: int) -> None:
+    now = utcnow()
+    token = _signer(settings).loads(raw_cookie, max_age=SESSION_SECONDS)
+    with session_scope(settings.app_db_url) as session:
+        row = session.execute(select(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token))
+                              ).scalar_one_or_none()
+        if row is not None:
+            row.ended_at = row.ended_at or now
+        audit.record(session, staff_id, "console.logout", now=now, presence="offline")
