@@ -15,13 +15,14 @@ PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.1
 
 install: $(VENV)/.installed $(ENCODER)/.unpacked
 
-$(VENV)/.installed: requirements.lock
+# The development and test environment: production's pins plus the test tools (requirements-dev.lock).
+$(VENV)/.installed: requirements-dev.lock
 	@if [ -z "$(PYTHON310)" ]; then \
 	  echo "error: Python 3.10 not found (looked in \$$(pyenv root)/versions/3.10.*/bin and on PATH)." >&2; \
 	  echo "       Install it, e.g. 'pyenv install 3.10', or run 'make PYTHON310=/path/to/python3.10'." >&2; \
 	  exit 1; fi
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(VENV); }
-	$(PIP) install -r requirements.lock
+	$(PIP) install -r requirements-dev.lock
 	$(PIP) check
 	@touch $@
 
@@ -76,12 +77,18 @@ soak: train
 bench-staff: train
 	$(PY) -m benchmarks.staff_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),120) --staff $(or $(STAFF),5)
 
-# Re-resolve requirements.in from scratch and pin the result into requirements.lock.
+# Re-resolve requirements.in from scratch into requirements.lock (production), then the test tools on
+# top of those pins into requirements-dev.lock; each in a fresh venv, each `pip check`ed.
 lock:
 	rm -rf .lock-venv && $(PYTHON310) -m venv .lock-venv
 	.lock-venv/bin/pip install -r requirements.in && .lock-venv/bin/pip check
-	{ head -2 requirements.lock; .lock-venv/bin/pip freeze --all | grep -v '^pip==' | sed 's/^rasa==/rasa[spacy]==/'; } > requirements.lock.new
-	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+	{ echo "$$(head -2 requirements.lock)"; .lock-venv/bin/pip freeze --all | grep -v '^pip==' | sed 's/^rasa==/rasa[spacy]==/'; } > requirements.lock.new
+	rm -rf .lock-venv && $(PYTHON310) -m venv .lock-venv
+	sed 's/^rasa\[spacy\]==/rasa==/' requirements.lock.new > .lock-constraints.txt
+	.lock-venv/bin/pip install -r requirements-dev.in -c .lock-constraints.txt && .lock-venv/bin/pip check
+	{ echo "$$(head -2 requirements-dev.lock)"; .lock-venv/bin/pip freeze --all | grep -v '^pip==' | sed 's/^rasa==/rasa[spacy]==/'; } > requirements-dev.lock.new
+	mv requirements.lock.new requirements.lock && mv requirements-dev.lock.new requirements-dev.lock
+	rm -rf .lock-venv .lock-constraints.txt
 
 clean:
 	rm -rf build models var results .rasa
