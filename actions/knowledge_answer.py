@@ -16,7 +16,9 @@ ENTITY_FOR_INTENT = {"ask_therapy": "therapy", "ask_programs": "program"}
 
 
 def _latest_entity(tracker: Tracker, entity: str) -> Optional[str]:
-    return next(tracker.get_latest_entity_values(entity), None)
+    # A typed payload can carry any JSON as an entity value; only a string can name an entry.
+    value = next(tracker.get_latest_entity_values(entity), None)
+    return value if isinstance(value, str) else None
 
 
 class ActionAnswerKnowledge(Action):
@@ -32,7 +34,7 @@ class ActionAnswerKnowledge(Action):
 
         entity = ENTITY_FOR_INTENT.get(intent)
         named = _latest_entity(tracker, entity) if entity else None
-        entry = knowledge().get(named) if named else None
+        entry = knowledge().named(named)
         if entry is None and intent == "ask_therapy":
             therapies = knowledge().of_kind("therapy")
             dispatcher.utter_message(**list_answer(knowledge().require_for_intent(intent), therapies))
@@ -47,7 +49,7 @@ class ActionAnswerKnowledge(Action):
         # A button says which topic; a typed "tell me more about the DBT one" names it; else the last answer's.
         topic = (_latest_entity(tracker, "topic") or _latest_entity(tracker, "therapy")
                  or _latest_entity(tracker, "program") or tracker.get_slot("topic"))
-        entry: Optional[Entry] = knowledge().get(topic) if topic else None
+        entry: Optional[Entry] = knowledge().named(topic)
         if entry is None:
             # Nothing was discussed yet: show what the assistant can talk about.
             dispatcher.utter_message(**short_answer(knowledge().require_for_intent("ask_capabilities")))

@@ -45,7 +45,7 @@ class ActionAnswerYes(Action):
         if REQUEST_HUMAN_PAYLOAD in payloads:
             return await hand_over(dispatcher, tracker, "visitor accepted an offer of a person")
         topic = offered_topic(payloads)
-        entry = knowledge().get(topic) if topic else None
+        entry = knowledge().named(topic)
         if entry:
             dispatcher.utter_message(**long_answer(entry))
             return [SlotSet("topic", entry.id)]

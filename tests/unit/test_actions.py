@@ -125,6 +125,25 @@ def test_tell_me_more_gives_the_long_answer_of_the_button_topic(clinic):
     assert all(b["title"] != "Tell me more" for b in messages[0]["buttons"])
 
 
+@pytest.mark.parametrize("topic", [{"a": 1}, ["iop"], 7, None, "handoff_waiting", "callback_saved", "greeting",
+                                   "no_such_entry"],
+                         ids=["object", "list", "number", "null", "internal-waiting", "internal-callback",
+                              "conversation", "unknown"])
+def test_a_typed_topic_that_names_no_visitor_topic_gets_the_capabilities_answer(clinic, topic):
+    tracker = tracker_for(user_event('/tell_me_more{"topic": ...}', "tell_me_more",
+                                     [{"entity": "topic", "value": topic}]))
+    messages, events = run(ActionAnswerKnowledge(), tracker)
+    assert messages[0]["text"] == knowledge().get("capabilities").short
+    assert events == []
+
+
+def test_a_typed_therapy_entity_cannot_reach_an_internal_entry(clinic):
+    tracker = tracker_for(user_event("/ask_therapy", "ask_therapy",
+                                     [{"entity": "therapy", "value": "handoff_resolved"}]))
+    messages, _ = run(ActionAnswerKnowledge(), tracker)
+    assert knowledge().get("handoff_resolved").short not in [message.get("text") for message in messages]
+
+
 def test_typed_tell_me_more_uses_the_last_topic(clinic):
     tracker = tracker_for(user_event("tell me more", "tell_me_more"), slots={"topic": "detox"})
     messages, _ = run(ActionAnswerKnowledge(), tracker)

@@ -119,6 +119,13 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> Optional[Entry]:
         return self._by_id.get(entry_id)
 
+    def named(self, name: Any) -> Optional[Entry]:
+        """The entry a visitor may ask for by name (an entity, a typed payload): a topic, program or
+        therapy. Conversation entries (greetings, the handoff and callback notices) are given only by
+        their intent or by the code, in their state; anything not a string names nothing."""
+        entry = self._by_id.get(name) if isinstance(name, str) else None
+        return entry if entry is not None and entry.kind != "conversation" else None
+
     def require(self, entry_id: str) -> Entry:
         """The entry the code relies on by id; a knowledge file without it is a deployment error."""
         entry = self._by_id.get(entry_id)
