@@ -18,7 +18,7 @@ async def post_to_gateway(path: str, payload: Dict[str, Any]) -> Optional[Dict[s
     try:
         async with httpx.AsyncClient(timeout=5) as client:
             response = await client.post(
-                f"http://127.0.0.1:{settings.gateway_port}{path}",
+                f"http://127.0.0.1:{settings.internal_api_port}{path}",
                 headers={"Authorization": f"Bearer {settings.internal_api_token}"},
                 json=payload,
             )

@@ -114,7 +114,7 @@ def main() -> None:
             ws_url = stack.gateway_url.replace("http", "ws") + "/ws"
 
             async def direct_load(visitors: int, messages: int):
-                async with httpx.AsyncClient(timeout=30) as client:
+                async with httpx.AsyncClient(timeout=30, headers=stack.channel_headers) as client:
                     return await run_load(
                         lambda: direct_visitor(client, stack.rest_url, messages, args.think), visitors)
 

@@ -61,6 +61,7 @@ def load_set(name: str) -> Dict[str, Any]:
 class Bot:
     def __init__(self, stack) -> None:
         self._session = requests.Session()
+        self._session.headers.update(stack.channel_headers)
         self._parse_url = f"{stack.rasa_url}/model/parse"
         self._token = {"token": stack.settings.rasa_token}
         self._rest_url = stack.rest_url

@@ -48,7 +48,8 @@ def main(count: int = 300) -> dict:
                 response.raise_for_status()
 
             def send(sender: str, text: str) -> None:
-                reply = session.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=30)
+                reply = session.post(stack.rest_url, json={"sender": sender, "message": text}, timeout=30,
+                                     headers=stack.channel_headers)
                 reply.raise_for_status()
 
             for text in MESSAGES:  # warm-up

@@ -17,6 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 US_PHONE = re.compile(r"^(\+?1[\s.-]?)?(\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}$")
 # Values copied from .env.example without being filled in look like "<...>" or "TODO".
 PLACEHOLDER = re.compile(r"^(<.*>|todo|tbd|changeme|xxx+)$", re.IGNORECASE)
+# Production secrets are at least this long (e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`).
+PRODUCTION_SECRET_CHARS = 32
 
 
 class SettingsError(ValueError):
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     rasa_port: int = Field(5005, ge=1, le=65535)
     rasa_token: str = Field("dev-rasa-token", min_length=8)
     action_port: int = Field(5055, ge=1, le=65535)
+    # Shared secrets of the loopback services: the gateway's input channel into Rasa, and Rasa's
+    # calls to the action server. Each refuses a request without its secret.
+    rasa_channel_token: str = Field("dev-rasa-channel-token", min_length=16)
+    action_server_token: str = Field("dev-action-server-token", min_length=16)
     # Rasa's SQLTrackerStore; one URL switches SQLite to PostgreSQL.
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     redis_url: Optional[str] = None
@@ -51,6 +57,8 @@ class Settings(BaseSettings):
     # The reverse proxies (comma-separated addresses) whose X-Forwarded-For the gateway believes;
     # empty: none, every client is the address that connected.
     trusted_proxies: str = ""
+    # A client must send a request's line and headers within this many seconds, or is disconnected.
+    request_head_seconds: float = Field(10.0, gt=0)
     # Signs conversation ids so the gateway accepts only ids it issued.
     gateway_secret: str = Field("dev-gateway-secret-change-me", min_length=16)
     privacy_url: str = "/privacy"
@@ -61,7 +69,9 @@ class Settings(BaseSettings):
     restored_history_messages: int = Field(100, ge=1)
     messages_per_minute: int = Field(20, ge=1)
     connections_per_ip: int = Field(20, ge=1)
-    # Protects the gateway's loopback-only API that the action server uses to open handoffs.
+    # The gateway's internal API (the action server opens handoffs through it) listens here, on
+    # 127.0.0.1 only, apart from the public port, and wants this token too.
+    internal_api_port: int = Field(8001, ge=1, le=65535)
     internal_api_token: str = Field("dev-internal-token-change-me", min_length=16)
     # How long the gateway waits for Rasa before telling the visitor it can't answer.
     rasa_timeout_seconds: float = Field(15.0, gt=0)
@@ -125,10 +135,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
-    @validator("rasa_token", "gateway_secret", "internal_api_token")
+    @validator("rasa_token", "gateway_secret", "internal_api_token", "rasa_channel_token", "action_server_token")
     def secret_changed_in_production(cls, value: str, values: Dict) -> str:
-        if values.get("environment") == "production" and value.startswith(("dev-", "change-this")):
-            raise ValueError("set a long random value in production")
+        if values.get("environment") == "production" and (value.startswith(("dev-", "change-this"))
+                                                          or len(value) < PRODUCTION_SECRET_CHARS):
+            raise ValueError(f"set a long random value in production (at least {PRODUCTION_SECRET_CHARS} characters)")
+        return value
+
+    @validator("internal_api_port")
+    def internal_port_is_its_own(cls, value: int, values: Dict) -> int:
+        if value == values.get("gateway_port"):
+            raise ValueError("must differ from GATEWAY_PORT: the internal API has its own listener")
         return value
 
     @validator("contact_key")

@@ -44,11 +44,21 @@ class Stack:
         return f"http://127.0.0.1:{self.settings.gateway_port}"
 
     @property
+    def internal_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.internal_api_port}"
+
+    @property
     def rest_url(self) -> str:
-        return f"{self.rasa_url}/webhooks/rest/webhook"
+        return f"{self.rasa_url}/webhooks/gateway/webhook"
+
+    @property
+    def channel_headers(self) -> dict:
+        """What the gateway's channel into Rasa wants on every request."""
+        return {"Authorization": f"Bearer {self.settings.rasa_channel_token}"}
 
     def send(self, sender: str, message: str, timeout: float = 30) -> list:
-        response = requests.post(self.rest_url, json={"sender": sender, "message": message}, timeout=timeout)
+        response = requests.post(self.rest_url, json={"sender": sender, "message": message}, timeout=timeout,
+                                 headers=self.channel_headers)
         response.raise_for_status()
         return response.json()
 
@@ -138,7 +148,8 @@ def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False
         chosen = load_settings(**{
             "_env_file": None, "tracker_db_url": tracker_db_url, "rasa_token": "test-token-123",
             "app_db_url": f"sqlite:///{Path(scratch) / 'app.db'}", "contact_key": Fernet.generate_key().decode(),
-            "rasa_port": free_port(), "action_port": free_port(), "gateway_port": free_port(), **settings,
+            "rasa_port": free_port(), "action_port": free_port(), "gateway_port": free_port(),
+            "internal_api_port": free_port(), **settings,
         })
         stack = Stack(chosen, log_dir)
         try:

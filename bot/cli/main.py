@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             check_data_files()
             print(f"settings, {settings.knowledge_file.name} and crisis patterns are valid")
             print(f"demo page with the chat widget: http://{settings.gateway_host}:{settings.gateway_port}/")
-            print(f"rasa REST channel (loopback):   http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook")
+            print(f"rasa gateway channel (loopback, token): http://127.0.0.1:{settings.rasa_port}/webhooks/gateway/webhook")
             print(f"staff console:                  http://{settings.gateway_host}:{settings.gateway_port}/console"
                   "  (accounts: .venv/bin/python -m bot staff add --email ... --name ...)")
         elif args.command == "purge":

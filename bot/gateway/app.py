@@ -23,6 +23,7 @@ from bot.gateway.console.sign_in_throttle import SignInThrottle
 from bot.gateway.event_bus import EventBus
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.server import HeadSizeLimit, ListenerGuard
 from bot.gateway.visitor.safety_net import SafetyNet
 from bot.gateway.visitor.texts import VisitorTexts
 from bot.gateway.visitor.websocket import VisitorHub
@@ -138,6 +139,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(ListenerGuard, internal_port=settings.internal_api_port)
+    app.add_middleware(HeadSizeLimit)
     if settings.environment == "production":
         # Served over HTTPS behind the clinic's proxy: browsers must never fall back to plain HTTP.
         app.add_middleware(StrictTransportSecurity)

@@ -25,6 +25,10 @@ from bot.settings import Settings
 from bot.store import CallbackRequest, handoffs, session_scope, utcnow
 
 REQUIRED = ("conversation_id", "reason", "priority")
+# The longest value each field may have: the app DB's column sizes (bot/store/models.py), and for the
+# encrypted callback fields what a name, a phone number or an email and a time of day need.
+FIELD_CHARS = {"conversation_id": 128, "reason": 40, "priority": 10, "last_intent": 100, "first_name": 100,
+               "contact": 254, "best_time": 200}
 
 
 def authorised(request: Request, settings: Settings) -> bool:
@@ -38,11 +42,17 @@ async def read_request(request: Request, fields: Tuple[str, ...]) -> Union[Dict[
         return JSONResponse({"error": "unauthorised"}, status_code=401)
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         return JSONResponse({"error": "expected a JSON body"}, status_code=400)
     missing = [name for name in fields if not isinstance(body, dict) or not isinstance(body.get(name), str)]
     if missing:
         return JSONResponse({"error": f"missing or invalid: {', '.join(missing)}"}, status_code=400)
+    if body.get("last_intent") is not None and not isinstance(body["last_intent"], str):
+        return JSONResponse({"error": "missing or invalid: last_intent"}, status_code=400)
+    too_long = [name for name, limit in FIELD_CHARS.items()
+                if isinstance(body.get(name), str) and len(body[name]) > limit]
+    if too_long:
+        return JSONResponse({"error": f"too long: {', '.join(too_long)}"}, status_code=400)
     return body
 
 

@@ -15,6 +15,10 @@ class RasaUnavailable(Exception):
     """Rasa could not be reached or did not answer in time."""
 
 
+# The gateway's own input channel into Rasa (bot/rasa_plugins/gateway_channel.py).
+CHANNEL_PATH = "/webhooks/gateway/webhook"
+
+
 class RasaClient:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -32,7 +36,8 @@ class RasaClient:
     async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         try:
             response = await self._http.post(
-                f"{self._base}/webhooks/rest/webhook",
+                f"{self._base}{CHANNEL_PATH}",
+                headers={"Authorization": f"Bearer {self._settings.rasa_channel_token}"},
                 json={"sender": conversation_id, "message": text, "metadata": metadata},
             )
             response.raise_for_status()

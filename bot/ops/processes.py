@@ -52,24 +52,12 @@ def rasa_server_command(model: str, settings: Settings | None = None) -> List[st
 
 
 def action_server_command(settings: Settings | None = None) -> List[str]:
-    settings = settings or get_settings()
-    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
-
-
-# A request line and headers larger than this are refused (431) before the app sees them.
-MAX_REQUEST_HEAD_BYTES = 16 * 1024
+    """The action server reads its port and token from the same settings, passed in its environment."""
+    # rasa_sdk's server wrapped to want Rasa's token and listen on loopback only (actions/__main__.py).
+    return [sys.executable, "-m", "actions"]
 
 
 def gateway_command(settings: Settings | None = None) -> List[str]:
-    settings = settings or get_settings()
-    # Rasa pins websockets<11, which uvicorn's default websocket backend cannot use: wsproto can.
-    return [
-        sys.executable, "-m", "uvicorn", "bot.gateway.app:create_app", "--factory",
-        "--host", settings.gateway_host, "--port", str(settings.gateway_port),
-        "--ws", "wsproto", "--no-server-header", "--log-level", "warning",
-        # h11 bounds a request's headers (httptools would take 8 MiB of them).
-        "--http", "h11", "--h11-max-incomplete-event-size", str(MAX_REQUEST_HEAD_BYTES),
-        # The client address (per-client limits) comes from X-Forwarded-For only via a configured proxy.
-        *(["--proxy-headers", "--forwarded-allow-ips", settings.trusted_proxies] if settings.trusted_proxies
-          else ["--no-proxy-headers"]),
-    ]
+    """The gateway reads its settings from its environment too."""
+    # Two listeners, public and internal, in one process (bot/gateway/server.py).
+    return [sys.executable, "-m", "bot.gateway"]

@@ -244,7 +244,7 @@ def test_a_crisis_goes_to_the_top_of_the_queue_with_an_alert(browser, stack, sta
     sign_in(console, stack, staff_email)
 
     # A visitor is already waiting for a person, at normal priority.
-    normal = requests.post(f"{stack.gateway_url}/internal/handoffs", timeout=10,
+    normal = requests.post(f"{stack.internal_url}/internal/handoffs", timeout=10,
                            headers={"Authorization": f"Bearer {stack.settings.internal_api_token}"},
                            json={"conversation_id": f"test-console-{uuid.uuid4().hex}",
                                  "reason": "visitor asked for a person", "priority": "normal",
@@ -311,7 +311,7 @@ def test_console_pages_have_no_script_errors_or_policy_violations(browser, stack
     console.locator("#enable-alerts").click()
     add_canned_reply(console, f"Hours {uuid.uuid4().hex[:8]}", "We answer chats on weekdays.")
 
-    opened = requests.post(f"{stack.gateway_url}/internal/handoffs", timeout=10,
+    opened = requests.post(f"{stack.internal_url}/internal/handoffs", timeout=10,
                            headers={"Authorization": f"Bearer {stack.settings.internal_api_token}"},
                            json={"conversation_id": f"test-console-{uuid.uuid4().hex}",
                                  "reason": "visitor asked for a person", "priority": "normal"}).json()

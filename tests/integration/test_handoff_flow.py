@@ -98,8 +98,20 @@ async def expire_once(stack, now) -> int:
         await rasa.close()
 
 
+@pytest.mark.parametrize("path", ["/internal/handoffs", "/internal/callbacks", "/internal/handoffs/status"])
+def test_the_internal_api_is_not_served_on_the_public_port(stack, path):
+    token = {"Authorization": f"Bearer {stack.settings.internal_api_token}"}
+    body = {"conversation_id": "x", "reason": "test", "priority": "normal"}
+    assert requests.post(f"{stack.gateway_url}{path}", json=body, headers=token, timeout=5).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/", "/console/login", "/widget.js", "/healthz"])
+def test_the_internal_listener_serves_nothing_public(stack, path):
+    assert requests.get(f"{stack.internal_url}{path}", timeout=5).status_code == 404
+
+
 def test_the_internal_api_refuses_without_its_token(stack):
-    url = f"{stack.gateway_url}/internal/handoffs"
+    url = f"{stack.internal_url}/internal/handoffs"
     body = {"conversation_id": "x", "reason": "test", "priority": "normal"}
     assert requests.post(url, json=body, timeout=5).status_code == 401
     wrong = {"Authorization": "Bearer wrong-token-value"}
@@ -115,10 +127,32 @@ def test_the_internal_api_refuses_without_its_token(stack):
                              "best_time": "mornings"}),
 ])
 def test_internal_endpoints_check_token_and_body(stack, path, body):
-    url = f"{stack.gateway_url}{path}"
+    url = f"{stack.internal_url}{path}"
     token = {"Authorization": f"Bearer {stack.settings.internal_api_token}"}
     assert requests.post(url, json=body, timeout=5).status_code == 401
     assert requests.post(url, data="not json", headers=token, timeout=5).status_code == 400
     incomplete = {key: value for key, value in body.items() if key != "conversation_id"}
     answer = requests.post(url, json=incomplete, headers=token, timeout=5)
     assert answer.status_code == 400 and "conversation_id" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/internal/handoffs", {"conversation_id": "x" * 129, "reason": "test", "priority": "normal"}, "conversation_id"),
+    ("/internal/handoffs", {"conversation_id": "x", "reason": "r" * 41, "priority": "normal"}, "reason"),
+    ("/internal/handoffs", {"conversation_id": "x", "reason": "r", "priority": "normal", "last_intent": "i" * 101},
+     "last_intent"),
+    ("/internal/callbacks", {"conversation_id": "x", "first_name": "S" * 101, "contact": "sam@example.org",
+                             "best_time": "mornings"}, "first_name"),
+    ("/internal/callbacks", {"conversation_id": "x", "first_name": "Sam", "contact": "c" * 255,
+                             "best_time": "mornings"}, "contact"),
+], ids=["conversation-id", "reason", "last-intent", "first-name", "contact"])
+def test_the_internal_api_refuses_fields_longer_than_the_database_keeps(stack, path, body, field):
+    answer = requests.post(f"{stack.internal_url}{path}", json=body, timeout=5,
+                           headers={"Authorization": f"Bearer {stack.settings.internal_api_token}"})
+    assert answer.status_code == 400 and field in answer.json()["error"]
+
+
+def test_the_internal_api_refuses_deeply_nested_json(stack):
+    answer = requests.post(f"{stack.internal_url}/internal/handoffs", data="[" * 100_000, timeout=5,
+                           headers={"Authorization": f"Bearer {stack.settings.internal_api_token}"})
+    assert answer.status_code == 400

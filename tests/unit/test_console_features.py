@@ -50,8 +50,13 @@ def live(console):
     return console.websocket_connect("/console/ws", headers={"origin": "http://testserver"})
 
 
+def internal(console, path: str) -> str:
+    """The internal API's address: its own loopback listener, not the public one."""
+    return f"http://127.0.0.1:{console.app.state.settings.internal_api_port}{path}"
+
+
 def store_callback(console, conversation_id="conv-cb", first_name="Jordan", contact="(314) 555-0142"):
-    response = console.post("/internal/callbacks", headers=INTERNAL, json={
+    response = console.post(internal(console, "/internal/callbacks"), headers=INTERNAL, json={
         "conversation_id": conversation_id, "first_name": first_name, "contact": contact, "best_time": "mornings"})
     assert response.status_code == 200
     return response.json()["callback_id"]
@@ -145,7 +150,7 @@ def test_long_waits_are_highlighted_and_the_last_visitor_message_shown(console, 
 
 def test_a_new_handoff_reaches_open_consoles_live(console, settings):
     with live(console) as socket:
-        response = console.post("/internal/handoffs", headers=INTERNAL, json={
+        response = console.post(internal(console, "/internal/handoffs"), headers=INTERNAL, json={
             "conversation_id": "conv-live", "reason": "crisis_self_harm", "priority": "urgent",
             "last_intent": "crisis_self_harm"})
         handoff_id = response.json()["handoff_id"]

@@ -202,7 +202,8 @@ def test_the_throttle_remembers_a_bounded_number_of_clients(monkeypatch):
 
 def test_production_sends_hsts_and_secure_cookies(tmp_path):
     settings = console_settings(tmp_path, environment="production", rasa_token="r" * 32,
-                                gateway_secret="g" * 32, internal_api_token="i" * 32)
+                                gateway_secret="g" * 32, internal_api_token="i" * 32,
+                                rasa_channel_token="c" * 32, action_server_token="a" * 32)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         add_staff(settings)
         page = client.get("/console/login")

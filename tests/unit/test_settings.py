@@ -96,6 +96,22 @@ def test_a_bad_knowledge_file_stops_start_up_with_entry_and_field(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+SECRETS = {"rasa_token": "r" * 32, "gateway_secret": "g" * 32, "internal_api_token": "i" * 32,
+           "rasa_channel_token": "c" * 32, "action_server_token": "a" * 32}
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+@pytest.mark.parametrize("value", ["dev-a-default-value-of-forty-characters!", "short-but-random-x7Qz"],
+                         ids=["dev-default", "short"])
+def test_production_wants_every_service_secret_long_and_random(name, value):
+    with pytest.raises(SettingsError, match=f"{name.upper()}: set a long random value in production"):
+        load_settings(_env_file=None, environment="production", **{**SECRETS, name: value})
+
+
+def test_production_accepts_long_random_secrets():
+    assert load_settings(_env_file=None, environment="production", **SECRETS).action_server_token == "a" * 32
+
+
 def test_production_refuses_the_example_internal_api_token():
     with pytest.raises(SettingsError, match="INTERNAL_API_TOKEN: set a long random value in production"):
         load_settings(_env_file=None, environment="production", rasa_token="r" * 32, gateway_secret="g" * 32)

@@ -191,7 +191,8 @@ def test_contact_fields_cannot_be_read_from_the_database_without_the_key(databas
 
 
 # Production also insists on real secrets for Rasa and the gateway.
-REAL_SECRETS = {"rasa_token": "r" * 32, "gateway_secret": "g" * 32, "internal_api_token": "i" * 32}
+REAL_SECRETS = {"rasa_token": "r" * 32, "gateway_secret": "g" * 32, "internal_api_token": "i" * 32,
+                "rasa_channel_token": "c" * 32, "action_server_token": "a" * 32}
 
 
 def settings_without_key(monkeypatch, environment: str):
