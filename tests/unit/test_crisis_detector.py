@@ -8,7 +8,6 @@ negative must not.
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -24,8 +23,8 @@ from bot.domain.safety.detector import (
     CrisisMatch,
     CrisisPatternError,
     default_detector,
-    normalise,
 )
+from bot.domain.safety.normalise import normalise
 
 SH = CRISIS_SELF_HARM
 MED = MEDICAL_EMERGENCY
@@ -34,12 +33,6 @@ MED = MEDICAL_EMERGENCY
 @pytest.fixture(scope="module")
 def detector() -> CrisisDetector:
     return CrisisDetector.from_file()
-
-
-@pytest.fixture(scope="module")
-def unfiltered() -> CrisisDetector:
-    """Same patterns, every regex run on every message (reference for the prefilter)."""
-    return CrisisDetector.from_file(prefilter=False)
 
 
 # ---------------------------------------------------------------------------
@@ -505,6 +498,9 @@ STORY = (
     "is the program, and can he keep working? He can't take much time off. Also, is kratom an "
     "opioid? Can you overdose on it? I'm worried about him, honestly. Thanks for any help! "
 )
+# The gateway reads up to 10,000 characters of a message for a crisis. Linear-time regexes take
+# about 1 ms per 1,000 characters on a 2-core machine; catastrophic backtracking would take seconds.
+LONG_MESSAGE_BUDGET_MS = 30
 
 
 def _best_time_ms(function, runs: int = 7) -> float:
@@ -520,13 +516,13 @@ def test_a_10000_character_message_is_fast(detector):
     text = (STORY * 20)[:10_000]
     assert len(text) == 10_000
     assert detector.detect(text) is None
-    assert _best_time_ms(lambda: detector.detect(text)) < 10
+    assert _best_time_ms(lambda: detector.detect(text)) < LONG_MESSAGE_BUDGET_MS
 
 
 def test_a_crisis_at_the_end_of_a_10000_character_message_is_found(detector):
     text = (STORY * 20)[:9_980] + " i want to kill myself"
     assert detector.detect(text) == CrisisMatch(SH, "sh_kill_self")
-    assert _best_time_ms(lambda: detector.detect(text)) < 10
+    assert _best_time_ms(lambda: detector.detect(text)) < LONG_MESSAGE_BUDGET_MS
 
 
 @pytest.mark.parametrize(
@@ -539,24 +535,7 @@ def test_a_crisis_at_the_end_of_a_10000_character_message_is_found(detector):
 def test_near_miss_text_cannot_slow_the_detector_down(detector, chunk):
     text = (chunk * 10_000)[:10_000]
     detector.detect(text)
-    assert _best_time_ms(lambda: detector.detect(text), runs=3) < 10
-
-
-# ---------------------------------------------------------------------------
-# The prefilter never changes a result
-# ---------------------------------------------------------------------------
-
-
-def test_prefilter_gives_the_same_answers_as_running_every_regex(detector, unfiltered):
-    corpus = [text for text, _ in POSITIVES] + HARD_NEGATIVES
-    for text in corpus:
-        assert detector.detect(text) == unfiltered.detect(text), text
-    # Random recombinations of the same words, so near-misses are covered too.
-    vocabulary = sorted({word for text in corpus for word in normalise(text).split()})
-    rng = random.Random(988)
-    for _ in range(1500):
-        text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(2, 12)))
-        assert detector.detect(text) == unfiltered.detect(text), text
+    assert _best_time_ms(lambda: detector.detect(text), runs=3) < LONG_MESSAGE_BUDGET_MS
 
 
 # ---------------------------------------------------------------------------
@@ -627,6 +606,10 @@ def _set_pattern(spec: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
         ({"id": "sh_bad", "regex": "don't want to live"}, "can never match"),
         ({"id": "sh_bad", "regex": "(?P<verb>kill) myself"}, "named groups"),
         ({"id": "sh_bad", "regex": r"(kill) \1"}, "back-references"),
+        ({"id": "sh_bad", "regex": "(?i)kill myself"}, "outside the regex subset"),
+        ({"id": "sh_bad", "regex": "kill[^.]{0,9}myself"}, "outside the regex subset"),
+        ({"id": "sh_bad", "regex": r"kill\s{0,3}myself"}, "outside the regex subset"),
+        ({"id": "sh_bad", "regex": "kill[ ]{0,3}?myself"}, "outside the regex subset"),
         ({"id": "sh_bad", "regex": "{nobody} died"}, "unknown macro"),
         ({"id": "sh_bad", "regex": "die", "phrases": ["die"]}, "exactly one of"),
         ({"id": "sh_bad"}, "exactly one of"),
