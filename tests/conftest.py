@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from typing import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 
 from bot.store import dispose_engines, migrate
 from devtools.local_stack import Stack, running_stack
+from tests.support import log_privacy
 from tests.support.app_db import empty_postgres_tables
 from tests.support.artifacts import ARTIFACTS
 
@@ -79,6 +81,13 @@ def stack(postgres_database: str) -> Iterator[Stack]:
     One per test module, each with its own app DB, so staff, handoffs and limits one module leaves
     behind never meet another's tests (conversations are apart anyway: each test has its own id)."""
     with running_stack(postgres_database, ARTIFACTS / "server-logs", with_gateway=True) as running:
+        send = running.send
+
+        def send_remembered(sender: str, message: str, timeout: float = 30) -> list:
+            log_privacy.remember(message)
+            return send(sender, message, timeout)
+
+        running.send = send_remembered  # type: ignore[method-assign]
         yield running
 
 
@@ -115,3 +124,16 @@ def database_url(request, tmp_path) -> Iterator[str]:
     dispose_engines()
     if request.param == "postgresql":
         empty_postgres_tables(url)
+
+
+SESSION_STARTED = time.time()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run fails if any server log it wrote quotes a visitor message it sent (issue 11: privacy)."""
+    quoted = log_privacy.quoted_in_logs(log_privacy.sent, ARTIFACTS, SESSION_STARTED)
+    if quoted:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for log, text in quoted[:20]:
+            reporter.write_line(f"VISITOR TEXT IN A LOG: {log}: {text[:80]!r}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -15,6 +15,8 @@ from typing import Any, Dict, List
 import anyio
 from starlette.testclient import WebSocketTestSession
 
+from tests.support.log_privacy import remember
+
 # Long enough for a real Rasa reply on a loaded 2-core machine; short enough to fail fast.
 DEFAULT_SECONDS = 20.0
 
@@ -73,6 +75,7 @@ def hello(ws: WebSocketTestSession, conversation_id: Any = None) -> Dict[str, An
 def ask(ws: WebSocketTestSession, text: str, timeout: float = DEFAULT_SECONDS, **extra: Any) -> List[Dict[str, Any]]:
     """Send a visitor message; the frames up to the answer to it (a `bot` or `error` frame)."""
     client_id = f"c-{uuid.uuid4().hex}"
+    remember(text)
     ws.send_json({"type": "message", "client_id": client_id, "text": text, **extra})
     frames = []
     for _ in range(20):
