@@ -54,7 +54,8 @@ def test_a_binary_frame_gets_bad_request(client, caplog):
     no_tracebacks(caplog)
 
 
-@pytest.mark.parametrize("conversation_id", ["é" * 22 + ".abcdefghijklmnop", "😀.😀", "a" * 22 + ".\u200b", 12, ["x"]], ids=["accented", "emoji", "zero-width", "number", "list"])
+@pytest.mark.parametrize("conversation_id", ["é" * 22 + ".abcdefghijklmnop", "😀.😀", "a" * 22 + ".\u200b", 12, ["x"]],
+                         ids=["accented", "emoji", "zero-width", "number", "list"])
 def test_a_forged_conversation_id_gets_a_new_conversation(client, caplog, conversation_id):
     with client.websocket_connect("/ws") as ws:
         welcome = hello(ws, conversation_id)
@@ -63,7 +64,8 @@ def test_a_forged_conversation_id_gets_a_new_conversation(client, caplog, conver
     no_tracebacks(caplog)
 
 
-@pytest.mark.parametrize("page_url", ["http://[::1", "http://[", "javascript:alert(1)", 5, "h" * 100_000], ids=["ipv6-unclosed", "bracket", "javascript", "number", "huge"])
+@pytest.mark.parametrize("page_url", ["http://[::1", "http://[", "javascript:alert(1)", 5, "h" * 100_000],
+                         ids=["ipv6-unclosed", "bracket", "javascript", "number", "huge"])
 def test_a_bad_page_url_is_dropped(client, caplog, page_url):
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "hello", "conversation_id": None, "page_url": page_url})
