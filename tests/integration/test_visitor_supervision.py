@@ -14,7 +14,7 @@ import gc
 
 import pytest
 
-from bot.gateway.visitor import websocket as visitor_socket
+from bot.gateway.visitor import relay as visitor_relay, websocket as visitor_socket
 from tests.support.gateway import gateway_for
 from tests.support.sockets import ask, hello, receive_json
 
@@ -65,7 +65,7 @@ def test_a_fault_anywhere_on_the_visitor_path_still_answers_logs_and_counts(gate
     hub = gateway.app.state.hub
     faults = {
         "rasa_client": lambda: monkeypatch.setattr(hub.rasa, "send", async_broken("rasa client exploded")),
-        "transcript": lambda: monkeypatch.setattr(visitor_socket, "bot_messages", broken("transcript exploded")),
+        "transcript": lambda: monkeypatch.setattr(visitor_relay, "bot_messages", broken("transcript exploded")),
         # The last release's bug: the limiter raised AttributeError once the gateway was a minute old.
         "limiter": lambda: monkeypatch.setattr(hub.rate_limit, "retry_after", broken("limiter exploded")),
         "reply_memory": lambda: monkeypatch.setattr(hub.replies, "put", broken("reply memory exploded")),
@@ -88,7 +88,7 @@ def test_a_crisis_meeting_a_fault_still_gets_the_crisis_answer(gateway, monkeypa
     hub = gateway.app.state.hub
     faults = {
         "rasa_client": lambda: monkeypatch.setattr(hub.rasa, "send", async_broken("rasa client exploded")),
-        "transcript": lambda: monkeypatch.setattr(visitor_socket, "bot_messages", broken("transcript exploded")),
+        "transcript": lambda: monkeypatch.setattr(visitor_relay, "bot_messages", broken("transcript exploded")),
         "limiter": lambda: monkeypatch.setattr(hub.rate_limit, "retry_after", broken("limiter exploded")),
     }
     with gateway.websocket_connect("/ws") as ws:

@@ -149,7 +149,7 @@ def test_handoff_expiry_waits_for_the_configured_minutes(tmp_path):
 
 
 def test_remembered_answers_are_replayed_within_their_time_and_forgotten_after():
-    from bot.gateway.visitor.websocket import REMEMBERED_SECONDS, ReplyMemory
+    from bot.gateway.visitor.reply_memory import REMEMBERED_SECONDS, ReplyMemory
 
     clock = FakeClock()
     memory = ReplyMemory(clock=clock)
@@ -165,7 +165,7 @@ def test_remembered_answers_are_replayed_within_their_time_and_forgotten_after()
 
 
 def test_remembered_answers_stay_bounded_however_many_visitors_come():
-    from bot.gateway.visitor.websocket import ReplyMemory
+    from bot.gateway.visitor.reply_memory import ReplyMemory
 
     memory = ReplyMemory(max_replies=100, clock=FakeClock())
     for number in range(10_000):

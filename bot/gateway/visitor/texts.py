@@ -10,6 +10,7 @@ import json
 from typing import Any, Dict, Optional
 
 from bot.domain.knowledge.loader import KnowledgeBase, KnowledgeFileError, default as default_knowledge, render
+from bot.gateway.visitor import frames
 from bot.settings import Settings
 
 # What the widget shows on its own, before or without an answer from the gateway: its labels, and
@@ -52,6 +53,10 @@ class VisitorTexts:
     def message(self, name: str, **values: Any) -> str:
         """The knowledge file's message `name`; `values` supplies any runtime value it quotes."""
         return self.knowledge.message(name, {**self.details(), **values})
+
+    def error_frame(self, code: str, text: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
+        """An error frame; its words are the knowledge file's message named as the code, unless given."""
+        return frames.error_frame(code, self.message(code) if text is None else text, **extra)
 
     def answer(self, entry_id: str) -> str:
         """An entry's short answer (e.g. handoff_expired), rendered as the actions render it."""
