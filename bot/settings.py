@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # A returning visitor's widget shows at most this many of the latest messages.
     restored_history_messages: int = Field(100, ge=1)
     messages_per_minute: int = Field(20, ge=1)
+    # One client address, all its conversations together: a new hello per batch gets round the above.
+    messages_per_minute_per_client: int = Field(60, ge=1)
+    new_conversations_per_hour_per_client: int = Field(30, ge=1)
     connections_per_ip: int = Field(20, ge=1)
     # The gateway's internal API (the action server opens handoffs through it) listens here, on
     # 127.0.0.1 only, apart from the public port, and wants this token too.

@@ -149,7 +149,10 @@ def running_stack(tracker_db_url: str, log_dir: Path, with_gateway: bool = False
             "_env_file": None, "tracker_db_url": tracker_db_url, "rasa_token": "test-token-123",
             "app_db_url": f"sqlite:///{Path(scratch) / 'app.db'}", "contact_key": Fernet.generate_key().decode(),
             "rasa_port": free_port(), "action_port": free_port(), "gateway_port": free_port(),
-            "internal_api_port": free_port(), **settings,
+            "internal_api_port": free_port(),
+            # Every simulated visitor comes from 127.0.0.1: per-client limits would count them as one.
+            "messages_per_minute_per_client": 1_000_000, "new_conversations_per_hour_per_client": 1_000_000,
+            **settings,
         })
         stack = Stack(chosen, log_dir)
         try:

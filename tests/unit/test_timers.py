@@ -16,7 +16,7 @@ import pytest
 
 from bot.gateway import app as gateway_app
 from bot.gateway.metrics import Metrics
-from bot.gateway.visitor.limits import WINDOW_SECONDS, ConnectionLimit, MessageRateLimit
+from bot.gateway.visitor.limits import WINDOW_SECONDS, ConnectionLimit, RateLimit
 
 
 class FakeClock:
@@ -32,7 +32,7 @@ class FakeClock:
 
 def test_the_rate_limit_allows_its_quota_then_asks_to_wait_until_the_window_moves():
     clock = FakeClock()
-    limit = MessageRateLimit(3, clock=clock)
+    limit = RateLimit(3, clock=clock)
     assert [limit.retry_after("c") for _ in range(3)] == [None, None, None]
     clock.advance(20)
     assert limit.retry_after("c") == pytest.approx(40.0)
@@ -40,10 +40,24 @@ def test_the_rate_limit_allows_its_quota_then_asks_to_wait_until_the_window_move
     assert limit.retry_after("c") is None
 
 
+def test_the_new_conversation_limit_counts_an_hour_per_client_and_forgets_idle_clients():
+    clock = FakeClock()
+    limit = RateLimit(2, window_seconds=3600.0, clock=clock)
+    assert [limit.retry_after("203.0.113.9") for _ in range(2)] == [None, None]
+    assert limit.retry_after("198.51.100.1") is None
+    clock.advance(1800)
+    assert limit.retry_after("203.0.113.9") == pytest.approx(1800.0)
+    clock.advance(1800)
+    assert limit.retry_after("203.0.113.9") is None
+    clock.advance(3 * 3600)
+    limit.retry_after("192.0.2.7")
+    assert limit.tracked_keys() == 1
+
+
 @pytest.mark.parametrize("minutes", [1, 2, 5, 61, 60 * 24 * 3])
 def test_the_rate_limit_keeps_answering_after_every_prune_of_idle_conversations(minutes):
     clock = FakeClock()
-    limit = MessageRateLimit(2, clock=clock)
+    limit = RateLimit(2, clock=clock)
     for second in range(0, minutes * 60 + 1, 15):
         clock.now = 1000.0 + second
         assert limit.retry_after(f"visitor-{second}") is None
@@ -53,18 +67,18 @@ def test_the_rate_limit_keeps_answering_after_every_prune_of_idle_conversations(
 
 def test_idle_conversations_are_forgotten_so_memory_stays_bounded():
     clock = FakeClock()
-    limit = MessageRateLimit(5, clock=clock)
+    limit = RateLimit(5, clock=clock)
     for number in range(1000):
         limit.retry_after(f"c{number}")
-    assert limit.tracked_conversations() == 1000
+    assert limit.tracked_keys() == 1000
     clock.advance(WINDOW_SECONDS + 1)
     limit.retry_after("new")
-    assert limit.tracked_conversations() == 1
+    assert limit.tracked_keys() == 1
 
 
 def test_a_conversation_active_across_a_prune_keeps_its_count():
     clock = FakeClock()
-    limit = MessageRateLimit(2, clock=clock)
+    limit = RateLimit(2, clock=clock)
     limit.retry_after("c")
     clock.advance(WINDOW_SECONDS - 1)
     limit.retry_after("c")

@@ -13,6 +13,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 # A page address longer than this is not a real page the widget sits on.
 MAX_PAGE_URL_CHARS = 500
+# The widget's message ids are short; a longer one is refused rather than stored.
+MAX_CLIENT_ID_CHARS = 64
 
 Frame = Dict[str, Any]
 
@@ -66,7 +68,7 @@ def read_message(frame: Frame) -> Optional[VisitorMessage]:
     """A `message` frame's fields; None without a non-empty string `client_id` and a string `text`."""
     client_id = frame.get("client_id")
     text = frame.get("text")
-    if not isinstance(client_id, str) or not client_id or not isinstance(text, str):
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS or not isinstance(text, str):
         return None
     display_text = frame.get("display_text")
     return VisitorMessage(client_id, text, display_text if isinstance(display_text, str) else None)

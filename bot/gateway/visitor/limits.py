@@ -1,4 +1,5 @@
-"""Per-conversation message rate and per-IP connection limits (in this gateway process)."""
+"""Message and new-conversation rates (per conversation and per client address) and per-IP
+connection limits, in this gateway process."""
 
 from __future__ import annotations
 
@@ -9,36 +10,38 @@ from typing import Callable, Deque, Dict, Optional
 WINDOW_SECONDS = 60.0
 
 
-class MessageRateLimit:
-    """At most `per_minute` messages in any 60-second window, per conversation."""
+class RateLimit:
+    """At most `limit` events in any `window_seconds`-long window, per key (a conversation, a client)."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
+    def __init__(self, limit: int, window_seconds: float = WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
         self._clock = clock
         self._sent: Dict[str, Deque[float]] = defaultdict(deque)
         self._last_prune = clock()
 
-    def retry_after(self, conversation_id: str) -> Optional[float]:
-        """None if a message may be sent now (and counts it), else seconds to wait."""
+    def retry_after(self, key: str) -> Optional[float]:
+        """None if an event may happen now (and counts it), else seconds to wait."""
         now = self._clock()
-        if now - self._last_prune > WINDOW_SECONDS:
+        if now - self._last_prune > self.window_seconds:
             self._forget_idle(now)
-        sent = self._sent[conversation_id]
-        while sent and now - sent[0] >= WINDOW_SECONDS:
+        sent = self._sent[key]
+        while sent and now - sent[0] >= self.window_seconds:
             sent.popleft()
-        if len(sent) >= self.per_minute:
-            return round(WINDOW_SECONDS - (now - sent[0]), 1)
+        if len(sent) >= self.limit:
+            return round(self.window_seconds - (now - sent[0]), 1)
         sent.append(now)
         return None
 
-    def tracked_conversations(self) -> int:
+    def tracked_keys(self) -> int:
         return len(self._sent)
 
     def _forget_idle(self, now: float) -> None:
-        """Drop conversations with no message in the last minute, so memory stays bounded."""
-        idle = [key for key, sent in self._sent.items() if not sent or now - sent[-1] >= WINDOW_SECONDS]
-        for conversation_id in idle:
-            del self._sent[conversation_id]
+        """Drop keys with no event in the last window, so memory stays bounded."""
+        idle = [key for key, sent in self._sent.items() if not sent or now - sent[-1] >= self.window_seconds]
+        for key in idle:
+            del self._sent[key]
         self._last_prune = now
 
 

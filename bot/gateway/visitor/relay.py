@@ -25,7 +25,8 @@ from bot.gateway.visitor.frames import (
     send,
     typing_frame,
 )
-from bot.gateway.visitor.limits import MessageRateLimit
+from bot.gateway.visitor.limits import RateLimit
+from bot.gateway.visitor.offered_payloads import OfferedPayloads
 from bot.gateway.visitor.open_sockets import OpenSockets
 from bot.gateway.visitor.reply_memory import ReplyMemory
 from bot.gateway.visitor.safety_net import SafetyNet
@@ -53,7 +54,7 @@ class MessageRelay:
 
     def __init__(self, settings: Settings, texts: VisitorTexts, rasa: RasaClient, safety: SafetyNet,
                  metrics: Metrics, on_paused_message: PausedMessageHandler, sockets: OpenSockets,
-                 rate_limit: MessageRateLimit, replies: ReplyMemory) -> None:
+                 rate_limit: RateLimit, replies: ReplyMemory, offered: OfferedPayloads) -> None:
         self.settings = settings
         self.texts = texts
         self.rasa = rasa
@@ -63,13 +64,17 @@ class MessageRelay:
         self.sockets = sockets
         self.rate_limit = rate_limit
         self.replies = replies
+        self.offered = offered
+        # Every client address (all its conversations together) has a message rate of its own too.
+        self.client_rate_limit = RateLimit(settings.messages_per_minute_per_client)
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Messages being answered, on every socket; shutdown waits for them.
         self._in_flight: Set["asyncio.Task[None]"] = set()
 
-    def start(self, websocket: WebSocket, conversation_id: str, frame: Frame, page_url: Optional[str]) -> None:
+    def start(self, websocket: WebSocket, conversation_id: str, frame: Frame, page_url: Optional[str],
+              client: str) -> None:
         """Answer a `message` frame in the background; the socket goes on reading frames meanwhile."""
-        task = asyncio.create_task(self._answer(websocket, conversation_id, frame, page_url))
+        task = asyncio.create_task(self._answer(websocket, conversation_id, frame, page_url, client))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
@@ -81,10 +86,10 @@ class MessageRelay:
         return len(pending)
 
     async def _answer(self, websocket: WebSocket, conversation_id: str, frame: Frame,
-                      page_url: Optional[str]) -> None:
+                      page_url: Optional[str], client: str) -> None:
         """One visitor message, supervised: whatever fails, the visitor still gets an answer."""
         try:
-            await self._on_message(websocket, conversation_id, frame, page_url)
+            await self._on_message(websocket, conversation_id, frame, page_url, client)
         except Exception as exc:
             report_failure(self.metrics, conversation_id, exc)
             await self._answer_after_failure(websocket, conversation_id, frame)
@@ -104,7 +109,7 @@ class MessageRelay:
         await self._send_crisis_answer(websocket, conversation_id, client_id, match, "error")
 
     async def _on_message(self, websocket: WebSocket, conversation_id: str, frame: Frame,
-                          page_url: Optional[str]) -> None:
+                          page_url: Optional[str], client: str) -> None:
         message = read_message(frame)
         if message is None:
             await send(websocket, self.texts.error_frame(
@@ -127,15 +132,21 @@ class MessageRelay:
                 await send(websocket, ack_frame(client_id, earlier["ts"]))
                 await send(websocket, earlier)
                 return
-            retry_after = self.rate_limit.retry_after(conversation_id)
+            waits = [self.rate_limit.retry_after(conversation_id), self.client_rate_limit.retry_after(client)]
+            retry_after = max((wait for wait in waits if wait is not None), default=None)
             if (retry_after is not None or too_long) and match is not None:
                 await self._send_crisis_answer(websocket, conversation_id, client_id, match,
                                                "too_long" if too_long else "rate_limited")
+                if too_long:
+                    # After the crisis answer, and for no message in particular: the widget keeps it.
+                    await send(websocket, self.texts.error_frame("message_too_long"))
                 return
             if retry_after is not None:
                 await send(websocket, self.texts.error_frame("rate_limited", client_id=client_id,
                                                              retry_after=retry_after))
                 return
+            # Only payloads the bot offered are obeyed; anything else is read as words.
+            message = self.offered.vet(conversation_id, message)
             received = time.time()
             await send(websocket, ack_frame(client_id, received))
             await self.sockets.broadcast(conversation_id, echo_frame(client_id, message.shown, received),
@@ -234,6 +245,7 @@ class MessageRelay:
     async def _send_answer(self, websocket: WebSocket, conversation_id: str, client_id: Optional[str],
                            messages: List[Frame], urgent: bool) -> None:
         answer = bot_frame(client_id, messages, urgent)
+        self.offered.remember(conversation_id, messages)
         if client_id:
             self.replies.put(conversation_id, client_id, answer)
         await self.sockets.broadcast(conversation_id, typing_frame(False))

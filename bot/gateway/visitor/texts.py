@@ -32,6 +32,8 @@ GATEWAY_MESSAGES = (
     "bad_request_not_text", "bad_request_not_json", "bad_request_unknown_type", "bad_request_message_fields",
     "request_callback_button", "privacy_page_title", "privacy_page_heading", "privacy_page_text",
 )
+# The widget's own buttons, offered in every conversation: payload -> the message that is its title.
+WIDGET_PAYLOADS = {"/request_human": "talk_to_person_button"}
 # The line in widget.js the gateway replaces with the widget's texts and limit when serving it.
 WIDGET_MARKER = "var SERVED = {};"
 
@@ -67,6 +69,10 @@ class VisitorTexts:
         """What the widget needs before any answer: the `welcome` frame's and widget.js's `texts` and limit."""
         return {"max_message_chars": self.settings.max_message_chars,
                 "texts": {name: self.message(name) for name in WIDGET_MESSAGES}}
+
+    def standing_payloads(self) -> Dict[str, str]:
+        """The widget's own buttons: payload -> title as the visitor sees it."""
+        return {payload: self.message(name) for payload, name in WIDGET_PAYLOADS.items()}
 
     def widget_script(self, source: str) -> str:
         """widget.js as served: its marker line replaced by the widget's texts and limit."""

@@ -21,6 +21,7 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.visitor import conversation_ids
 from bot.gateway.visitor.failures import report_failure
 from bot.gateway.visitor.frames import (
+    bot_frame,
     notice_frame,
     page_url,
     parse_frame,
@@ -29,9 +30,10 @@ from bot.gateway.visitor.frames import (
     send,
     welcome_frame,
 )
-from bot.gateway.visitor.limits import ConnectionLimit, MessageRateLimit
+from bot.gateway.visitor.limits import ConnectionLimit, RateLimit
+from bot.gateway.visitor.offered_payloads import OfferedPayloads
 from bot.gateway.visitor.open_sockets import OpenSockets
-from bot.gateway.visitor.relay import MessageRelay, PausedMessageHandler
+from bot.gateway.visitor.relay import MAX_CRISIS_SCAN_CHARS, MessageRelay, PausedMessageHandler
 from bot.gateway.visitor.reply_memory import ReplyMemory
 from bot.gateway.visitor.safety_net import SafetyNet
 from bot.gateway.visitor.texts import VisitorTexts
@@ -47,6 +49,8 @@ class Visit:
     """One open websocket: its conversation and the page it sits on."""
 
     websocket: WebSocket
+    # The client's address: the peer, or X-Forwarded-For from a trusted proxy (bot/gateway/server.py).
+    client: str
     conversation_id: Optional[str] = None
     page_url: Optional[str] = None
 
@@ -69,11 +73,13 @@ class VisitorHub:
         self.metrics = metrics
         bus.subscribe(self._deliver)
         self.sockets = OpenSockets()
-        self.rate_limit = MessageRateLimit(settings.messages_per_minute)
+        self.rate_limit = RateLimit(settings.messages_per_minute)
+        self.new_conversation_limit = RateLimit(settings.new_conversations_per_hour_per_client, 3600.0)
         self.connection_limit = ConnectionLimit(settings.connections_per_ip)
         self.replies = ReplyMemory()
+        self.offered = OfferedPayloads(self.texts.standing_payloads())
         self.relay = MessageRelay(settings, self.texts, rasa, safety, metrics, on_paused_message, self.sockets,
-                                  self.rate_limit, self.replies)
+                                  self.rate_limit, self.replies, self.offered)
 
     async def drain(self, seconds: float) -> int:
         """Let the messages being answered finish (at shutdown); the number still unfinished after `seconds`."""
@@ -88,6 +94,7 @@ class VisitorHub:
 
     async def _deliver(self, event: Event) -> None:
         if event.get("kind") == "visitor_frame":
+            self.offered.remember(event["conversation_id"], event["frame"].get("messages") or [])
             await self.sockets.broadcast(event["conversation_id"], event["frame"])
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -97,7 +104,7 @@ class VisitorHub:
             await send(websocket, self.texts.error_frame("too_many_connections"))
             await websocket.close(code=1008)
             return
-        visit = Visit(websocket)
+        visit = Visit(websocket, ip)
         try:
             while True:
                 raw = await receive_text(websocket)
@@ -127,22 +134,40 @@ class VisitorHub:
         if kind == "hello":
             if visit.conversation_id:
                 self.sockets.discard(visit.conversation_id, websocket)
-            visit.conversation_id = await self._welcome(websocket, frame)
+            visit.conversation_id = await self._welcome(visit, frame)
             visit.page_url = page_url(frame.get("page_url"))
         elif kind == "ping":
             await send(websocket, pong_frame())
         elif kind == "message":
             if visit.conversation_id is None:
-                await send(websocket, self.texts.error_frame("hello_required"))
+                await self._without_conversation(websocket, frame)
                 return
-            self.relay.start(websocket, visit.conversation_id, frame, visit.page_url)
+            self.relay.start(websocket, visit.conversation_id, frame, visit.page_url, visit.client)
         else:
+            # Quoted short: the type can be any JSON the sender likes.
             await send(websocket, self.texts.error_frame(
-                "bad_request", self.texts.message("bad_request_unknown_type", message_type=repr(kind))))
+                "bad_request", self.texts.message("bad_request_unknown_type", message_type=repr(kind)[:40])))
 
-    async def _welcome(self, websocket: WebSocket, frame: Dict[str, Any]) -> str:
+    async def _without_conversation(self, websocket: WebSocket, frame: Dict[str, Any]) -> None:
+        """A message before a conversation (no hello, or new conversations refused for now): a crisis
+        still gets the gateway's crisis answer; anything else is told to say hello."""
+        text = frame.get("text")
+        match = self.safety.detect(text[:MAX_CRISIS_SCAN_CHARS]) if isinstance(text, str) else None
+        if match is not None:
+            await send(websocket, bot_frame(frame.get("client_id") if isinstance(frame.get("client_id"), str)
+                                            else None, self.safety.answer(match), True))
+        await send(websocket, self.texts.error_frame("hello_required"))
+
+    async def _welcome(self, visit: Visit, frame: Dict[str, Any]) -> Optional[str]:
+        """The conversation the socket joins; None when this client may start no new one for now."""
+        websocket = visit.websocket
         requested = frame.get("conversation_id")
         restored = conversation_ids.verify(self.settings.gateway_secret, requested)
+        if not restored:
+            retry_after = self.new_conversation_limit.retry_after(visit.client)
+            if retry_after is not None:
+                await send(websocket, self.texts.error_frame("rate_limited", retry_after=retry_after))
+                return None
         conversation_id = requested if restored and isinstance(requested, str) else (
             conversation_ids.issue(self.settings.gateway_secret))
         past: List[Dict[str, Any]] = []
@@ -154,6 +179,7 @@ class VisitorHub:
             except SQLAlchemyError as exc:
                 logger.error("conversation %s: transcript not restored: %r", conversation_id, exc)
                 await send(websocket, self.texts.error_frame("assistant_unavailable"))
+        self.offered.remember(conversation_id, [entry for entry in past if entry.get("role") == "bot"])
         self.sockets.add(conversation_id, websocket)
         # The limit and the words the widget shows on its own come with the welcome (docs/chat-protocol.md).
         await send(websocket, welcome_frame(conversation_id, restored, past, self.texts.widget()))
