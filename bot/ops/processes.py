@@ -37,6 +37,9 @@ def rasa_environment(settings: Settings | None = None) -> Dict[str, str]:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
         }
     )
+    if settings.environment == "production":
+        # Rasa's INFO and DEBUG lines quote what visitors wrote; production keeps warnings and errors.
+        env.update({"LOG_LEVEL": "WARNING", "LOG_LEVEL_LIBRARIES": "ERROR"})
     return env
 
 

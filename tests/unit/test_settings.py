@@ -115,3 +115,10 @@ def test_production_accepts_long_random_secrets():
 def test_production_refuses_the_example_internal_api_token():
     with pytest.raises(SettingsError, match="INTERNAL_API_TOKEN: set a long random value in production"):
         load_settings(_env_file=None, environment="production", rasa_token="r" * 32, gateway_secret="g" * 32)
+
+
+def test_production_servers_log_no_info_lines_that_quote_visitors():
+    from bot.ops.processes import rasa_environment
+
+    production = load_settings(_env_file=None, environment="production", **SECRETS)
+    assert rasa_environment(production)["LOG_LEVEL"] == "WARNING"
