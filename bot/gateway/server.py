@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict
 
 import uvicorn
 
-from bot.gateway.http_protocol import with_head_deadline
+from bot.gateway.protocols import ClosingWSProtocol, with_head_deadline
 from bot.settings import Settings, get_settings
 
 INTERNAL_PREFIX = "/internal/"
@@ -85,7 +85,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         "bot.gateway.app:create_app", factory=True,
         # Rasa pins websockets<11, which uvicorn's default websocket backend cannot use: wsproto can.
-        ws="wsproto", http=with_head_deadline(settings.request_head_seconds),
+        ws=ClosingWSProtocol, http=with_head_deadline(settings.request_head_seconds),
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         server_header=False, log_level="warning", access_log=False,
         # The client address (per-client limits) comes from X-Forwarded-For only via a configured proxy.

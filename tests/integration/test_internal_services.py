@@ -8,6 +8,8 @@ X-Forwarded-For from a client that is not a configured proxy. Every read has a d
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import socket
 import subprocess
@@ -170,3 +172,38 @@ def test_a_failing_action_logs_neither_the_conversation_nor_answers_with_it(stac
     time.sleep(0.5)
     log = (stack.log_dir / "actions.log").read_text(encoding="utf-8", errors="replace")
     assert "action action_answer_knowledge failed" in log and canary not in log
+
+
+def raw_websocket(port: int) -> socket.socket:
+    """A websocket opened by hand, so a test can send frames no client library would."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101"), head[:80]
+    return sock
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    return (bytes([0x80 | opcode, 0x80 | len(payload)]) + mask
+            + bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload)))
+
+
+def test_invalid_utf8_closes_the_socket_with_1007(stack):
+    sock = raw_websocket(stack.settings.gateway_port)
+    with sock:
+        sock.sendall(masked_frame(0x1, b'{"type": "hello", "text": "\xff\xfe"}'))
+        received = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (len(received) >= 4 and received[0] & 0x0F == 0x8):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    assert received[0] & 0x0F == 0x8, received[:20]
+    assert int.from_bytes(received[2:4], "big") == 1007
+    assert requests.get(f"{stack.gateway_url}/healthz", timeout=5).ok

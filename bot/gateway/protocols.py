@@ -1,13 +1,14 @@
-"""uvicorn's h11 protocol with a deadline on each request's head.
+"""uvicorn's protocols, with two gaps closed: a deadline on each request's head (h11), and a close
+frame for a websocket frame that cannot be parsed (wsproto).
 
 uvicorn limits how large a request head may be, but not how long a client may take to send it: a
 client dripping one header byte a minute holds its connection forever. Here a connection whose
 request line and headers are not complete within `head_seconds` (the REQUEST_HEAD_SECONDS setting) of its
 first byte, or of connecting, is closed.
 
-It builds on H11Protocol's `conn` (the h11 state machine), `loop` and `transport`; the check below
-fails at import if uvicorn stops having them, and tests/integration/test_public_listener.py drips a
-request at the real server.
+Both build on attributes of uvicorn's classes (`conn`, `loop`, `transport`, `close_sent`); the
+checks below fail at import if uvicorn stops setting them, and tests/integration/
+test_internal_services.py drips a request at the real server and sends it invalid UTF-8.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import Any, Optional, Type
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection
 
-_USED = ("conn", "loop", "transport")
-if not all(f"self.{name} =" in inspect.getsource(H11Protocol) for name in _USED):
-    raise ImportError(f"uvicorn's H11Protocol no longer sets {_USED}: review bot/gateway/http_protocol.py")
+for _class, _used in ((H11Protocol, ("conn", "loop", "transport")), (WSProtocol, ("conn", "transport", "close_sent"))):
+    if not all(f"self.{name} =" in inspect.getsource(_class) for name in _used):
+        raise ImportError(f"uvicorn's {_class.__name__} no longer sets {_used}: review bot/gateway/protocols.py")
 
 
 class HeadDeadlineH11Protocol(H11Protocol):
@@ -65,3 +69,14 @@ class HeadDeadlineH11Protocol(H11Protocol):
 def with_head_deadline(seconds: float) -> Type[HeadDeadlineH11Protocol]:
     """The protocol class uvicorn instantiates per connection, with this deadline."""
     return type("HeadDeadlineH11Protocol", (HeadDeadlineH11Protocol,), {"head_seconds": seconds})
+
+
+class ClosingWSProtocol(WSProtocol):
+    """wsproto reports a frame it cannot parse (invalid UTF-8: 1007, bad framing: 1002) as a close
+    while the connection is still open, and uvicorn then drops the connection with no close frame
+    (the client sees 1006). Here the client gets the close frame with wsproto's code first."""
+
+    def handle_close(self, event: CloseConnection) -> None:
+        if not self.close_sent and self.conn.state is ConnectionState.OPEN:
+            self.transport.write(self.conn.send(CloseConnection(code=event.code, reason=event.reason)))
+        super().handle_close(event)
