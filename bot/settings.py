@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     staff_hours: str = ""
     # The clock staff_hours is read in (the clinic is in St. Louis).
     staff_timezone: str = "America/Chicago"
+    # Console alerts (sound, notification) a minute at most, across all handoffs; each handoff alerts once.
+    staff_alerts_per_minute: int = Field(6, ge=1)
     # The console highlights a handoff that has waited longer than this.
     waiting_highlight_minutes: int = Field(3, ge=1)
     # A console session nobody uses for this long ends; a session ends after 12 hours in any case.

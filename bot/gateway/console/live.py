@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.gateway.console.alert_limit import AlertLimit
 from bot.gateway.console.auth import current_staff
 from bot.gateway.event_bus import Event, EventBus
 from bot.settings import Settings
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 # Close codes: the page's script stops reconnecting on these and sends staff to sign in.
 NOT_SIGNED_IN = 4401
 WRONG_ORIGIN = 4403
+# The queue changes that sound an alert on the console page (console.js).
+ALERTING = ("opened", "escalated")
 
 
 class StaffHub:
@@ -33,6 +36,7 @@ class StaffHub:
         self.settings = settings
         self.bus = bus
         self.sockets: Set[WebSocket] = set()
+        self.alerts = AlertLimit(settings.staff_alerts_per_minute)
         bus.subscribe(self._deliver)
 
     async def notify(self, frame: Dict[str, Any]) -> None:
@@ -40,6 +44,10 @@ class StaffHub:
         await self.bus.publish({"kind": "console", "frame": frame})
 
     async def queue_changed(self, reason: str, handoff_id: int, priority: str = "normal") -> None:
+        if reason in ALERTING and not self.alerts.allow(handoff_id, priority):
+            # The queue still shows it; the page reloads its rows without another alarm.
+            logger.warning("console alert held back: handoff=%s priority=%s reason=%s", handoff_id, priority, reason)
+            reason = "updated"
         await self.notify({"type": "queue", "reason": reason, "handoff_id": handoff_id, "priority": priority})
 
     async def visitor_wrote(self, conversation_id: str, text: str, ts: float) -> bool:
