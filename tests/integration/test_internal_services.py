@@ -8,6 +8,7 @@ X-Forwarded-For from a client that is not a configured proxy. Every read has a d
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -28,6 +29,24 @@ def stack(postgres_database):
     with running_stack(postgres_database, ARTIFACTS / "server-logs-internal", with_gateway=True,
                        request_head_seconds=HEAD_SECONDS, sign_in_failures_per_client=3) as running:
         yield running
+
+
+def python_version_of(pid: int) -> str:
+    """The major.minor of the interpreter the kernel runs as this process (/proc/<pid>/exe)."""
+    executable = os.readlink(f"/proc/{pid}/exe")
+    return subprocess.run([executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+
+
+def test_the_gateway_and_action_server_run_python_3_11_and_rasa_3_10(stack):
+    processes = stack.processes
+    assert set(processes) == {"rasa", "actions", "gateway"}
+    versions = {name: python_version_of(process.pid) for name, process in processes.items()}
+    assert versions == {"rasa": "3.10", "actions": "3.11", "gateway": "3.11"}
+    # From .venv-public (requirements-public.lock), not merely some Python 3.11.
+    for name in ("actions", "gateway"):
+        argv0 = open(f"/proc/{processes[name].pid}/cmdline", "rb").read().split(b"\0")[0].decode()
+        assert argv0 == str(stack.settings.public_python), name
 
 
 def action_call(action: str, sender: str) -> dict:
