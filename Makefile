@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
+# The gateway and the action server run on Python 3.11 in their own environment (requirements-public.lock).
+VENV_PUBLIC := .venv-public
+PIP_PUBLIC := $(VENV_PUBLIC)/bin/python -m pip --disable-pip-version-check
 ENCODER := build/encoder
 # Rasa's anonymous usage telemetry is on by default; nothing here may send data out.
 export RASA_TELEMETRY_ENABLED := false
@@ -10,10 +13,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 # Rasa 3.6 needs Python 3.10: pyenv's, else one on PATH.
 PYTHON310 ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $(HOME)/.pyenv/versions/3.10.*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
+# The gateway's and the action server's Python (Python 3.10 left security support).
+PYTHON311 ?= /usr/bin/python3.11
 
 .PHONY: install run train validate lint test test-fast bench bench-peer bench-chat bench-staff soak lock clean
 
-install: $(VENV)/.installed $(ENCODER)/.unpacked
+install: $(VENV)/.installed $(VENV_PUBLIC)/.installed $(ENCODER)/.unpacked
 
 # The development and test environment: production's pins plus the test tools (requirements-dev.lock).
 $(VENV)/.installed: requirements-dev.lock
@@ -24,6 +29,17 @@ $(VENV)/.installed: requirements-dev.lock
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(VENV); }
 	$(PIP) install -r requirements-dev.lock
 	$(PIP) check
+	@touch $@
+
+# The gateway's and the action server's environment: Python 3.11, requirements-public.lock in one pip call.
+$(VENV_PUBLIC)/.installed: requirements-public.lock
+	@if ! [ -x "$(PYTHON311)" ]; then \
+	  echo "error: Python 3.11 not found at $(PYTHON311) (the gateway and the action server run on it)." >&2; \
+	  echo "       Install it, e.g. 'apt-get install python3.11 python3.11-venv', or run 'make PYTHON311=/path/to/python3.11'." >&2; \
+	  exit 1; fi
+	@test -x $(VENV_PUBLIC)/bin/python || { echo "creating $(VENV_PUBLIC) with $(PYTHON311)"; $(PYTHON311) -m venv $(VENV_PUBLIC); }
+	$(PIP_PUBLIC) install -r requirements-public.lock
+	$(PIP_PUBLIC) check
 	@touch $@
 
 # The sentence encoder's files come inside a PyPI wheel (encoder.lock); nothing is fetched at run time.
@@ -78,7 +94,8 @@ bench-staff: train
 	$(PY) -m benchmarks.staff_load --visitors $(or $(VISITORS),20) --messages $(or $(MESSAGES),120) --staff $(or $(STAFF),5)
 
 # Re-resolve requirements.in from scratch into requirements.lock (production), then the test tools on
-# top of those pins into requirements-dev.lock; each in a fresh venv, each `pip check`ed.
+# top of those pins into requirements-dev.lock; then requirements-public.in (Python 3.11) into
+# requirements-public.lock; each in a fresh venv, each `pip check`ed.
 lock:
 	rm -rf .lock-venv && $(PYTHON310) -m venv .lock-venv
 	.lock-venv/bin/pip install -r requirements.in && .lock-venv/bin/pip check
@@ -89,6 +106,11 @@ lock:
 	{ echo "$$(head -2 requirements-dev.lock)"; .lock-venv/bin/pip freeze --all | grep -v '^pip==' | sed 's/^rasa==/rasa[spacy]==/'; } > requirements-dev.lock.new
 	mv requirements.lock.new requirements.lock && mv requirements-dev.lock.new requirements-dev.lock
 	rm -rf .lock-venv .lock-constraints.txt
+	$(PYTHON311) -m venv .lock-venv
+	.lock-venv/bin/pip install -r requirements-public.in && .lock-venv/bin/pip check
+	{ echo "$$(head -2 requirements-public.lock)"; .lock-venv/bin/pip freeze --all | grep -v '^pip=='; } > requirements-public.lock.new
+	mv requirements-public.lock.new requirements-public.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf build models var results .rasa

@@ -10,10 +10,13 @@ failing action is logged by its name and exception type, and answered without th
 from __future__ import annotations
 
 import hmac
+import inspect
 import logging
+import warnings
+from typing import Any, Dict
 
 from rasa_sdk.endpoint import create_app
-from sanic import response
+from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -26,7 +29,7 @@ logger = logging.getLogger("actions")
 def build_app():
     settings = get_settings()
     expected = f"Bearer {settings.action_server_token}".encode()
-    app = create_app("actions", cors_origins=None)
+    app = _rasa_sdk_app()
 
     @app.middleware("request")
     async def require_token(request: Request) -> HTTPResponse | None:
@@ -40,8 +43,25 @@ def build_app():
         logger.error("action %s failed: %s", action, type(exception).__name__)
         return response.json({"error": "the action failed", "action_name": action}, status=500)
 
+    # Replaces rasa_sdk's own handler for Exception (Sanic 25 refuses a second one for the same key).
+    app.error_handler.cached_handlers.pop((Exception, None), None)
     app.error_handler.add(Exception, failed)
     return app
+
+
+def _rasa_sdk_app() -> Sanic:
+    """rasa_sdk's app (/health, /actions, /webhook) running this package's actions, without CORS.
+
+    rasa-sdk 3.6 (.venv, Python 3.10) loads the package itself; the newer rasa-sdk of .venv-public
+    (Python 3.11, requirements-public.lock) takes an ActionExecutor with the package registered.
+    """
+    if "action_executor" not in inspect.signature(create_app).parameters:
+        return create_app("actions", cors_origins=None)
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    return create_app(executor, cors_origins=None)
 
 
 def _action_name(request: Request) -> object:
@@ -54,7 +74,15 @@ def _action_name(request: Request) -> object:
 
 def main() -> None:
     settings = get_settings()
-    build_app().run("127.0.0.1", settings.action_port, workers=1, access_log=False)
+    # rasa-sdk 3.21 serves Rasa 3.6 on purpose (the /webhook contract is the same): not a warning per process.
+    warnings.filterwarnings("ignore", message="Your versions of rasa and rasa_sdk might not be compatible")
+    app = build_app()
+    options: Dict[str, Any] = {"workers": 1, "access_log": False}
+    if "single_process" in inspect.signature(app.run).parameters:
+        # Sanic >= 22.9 would otherwise serve from a spawned worker, which re-imports this module as
+        # __mp_main__ and finds no app: one process, the one bot/ops/processes.py started.
+        options = {"single_process": True, "access_log": False}
+    app.run("127.0.0.1", settings.action_port, **options)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,17 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, Literal, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, FrozenSet, Literal, Optional, Tuple
 
-from pydantic import BaseSettings, Field, ValidationError, validator
+# pydantic 1's API: pydantic 1 itself in .venv (Rasa's pin), pydantic 2's bundled `pydantic.v1` in
+# .venv-public (Python 3.11, where every rasa-sdk wants pydantic 2). mypy checks against .venv.
+if TYPE_CHECKING:
+    from pydantic import BaseSettings, Field, ValidationError, validator
+else:
+    try:
+        from pydantic.v1 import BaseSettings, Field, ValidationError, validator
+    except ImportError:
+        from pydantic import BaseSettings, Field, ValidationError, validator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 US_PHONE = re.compile(r"^(\+?1[\s.-]?)?(\(\d{3}\)|\d{3})[\s.-]?\d{3}[\s.-]?\d{4}$")
@@ -50,6 +58,10 @@ class Settings(BaseSettings):
     # Rasa's SQLTrackerStore; one URL switches SQLite to PostgreSQL.
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     redis_url: Optional[str] = None
+
+    # The Python 3.11 interpreter of the gateway and the action server (requirements-public.lock);
+    # only the rasa server runs on the Python 3.10 of .venv (Rasa 3.6 needs it).
+    public_python: Path = REPO_ROOT / ".venv-public" / "bin" / "python"
 
     # The gateway: the one public port, in front of Rasa and the action server.
     gateway_host: str = "127.0.0.1"

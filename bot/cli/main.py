@@ -82,7 +82,13 @@ def purge_expired_data(settings, dry_run: bool) -> None:
 
 
 def serve_forever(server: str, settings) -> int:
-    from bot.ops.processes import action_server_command, gateway_command, rasa_environment, rasa_server_command
+    from bot.ops.processes import (
+        PublicPythonMissing,
+        action_server_command,
+        gateway_command,
+        rasa_environment,
+        rasa_server_command,
+    )
 
     (REPO_ROOT / "var").mkdir(exist_ok=True)
     if server == "rasa":
@@ -94,10 +100,12 @@ def serve_forever(server: str, settings) -> int:
             print(f"error: no model for the current data ({model.name}); run `make train`", file=sys.stderr)
             return 2
         command = rasa_server_command(str(model), settings)
-    elif server == "actions":
-        command = action_server_command(settings)
     else:
-        command = gateway_command(settings)
+        try:
+            command = action_server_command(settings) if server == "actions" else gateway_command(settings)
+        except PublicPythonMissing as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     os.chdir(REPO_ROOT)
     os.execve(command[0], command, rasa_environment(settings))
 

@@ -54,7 +54,9 @@ class EventBus:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
         if self._redis is not None:
-            await self._redis.close()
+            # redis-py 5+ (.venv-public) names it aclose and deprecates close; 4.6 (.venv) has only close.
+            close = getattr(self._redis, "aclose", None) or self._redis.close
+            await close()
 
     async def publish(self, event: Event) -> None:
         if self._redis is None:

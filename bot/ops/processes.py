@@ -1,9 +1,14 @@
-"""How Rasa processes are started: environment and command lines, from settings."""
+"""How Rasa processes are started: environment and command lines, from settings.
+
+The rasa server runs on this interpreter (.venv, Python 3.10: Rasa 3.6 needs it); the gateway and
+the action server on .venv-public's Python 3.11 (settings.public_python).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Dict, List
 
 from bot.settings import REPO_ROOT, Settings, get_settings
@@ -54,13 +59,31 @@ def rasa_server_command(model: str, settings: Settings | None = None) -> List[st
     ]
 
 
+class PublicPythonMissing(RuntimeError):
+    """The gateway's and action server's Python 3.11 environment is not installed."""
+
+
+def public_python(settings: Settings | None = None) -> str:
+    """The interpreter of .venv-public (PUBLIC_PYTHON): the gateway and the action server run on
+    Python 3.11 with requirements-public.lock, apart from the rasa server's Python 3.10 (.venv)."""
+    settings = settings or get_settings()
+    python = Path(settings.public_python)
+    if not (python.is_file() and os.access(python, os.X_OK)):
+        raise PublicPythonMissing(
+            f"{python} does not exist: the gateway and the action server run on Python 3.11 in their own "
+            "environment; create it with `make install` (or set PUBLIC_PYTHON to its interpreter)"
+        )
+    # Not resolved: a venv's bin/python is a symlink to the base interpreter, which lacks the venv.
+    return str(python)
+
+
 def action_server_command(settings: Settings | None = None) -> List[str]:
     """The action server reads its port and token from the same settings, passed in its environment."""
     # rasa_sdk's server wrapped to want Rasa's token and listen on loopback only (actions/__main__.py).
-    return [sys.executable, "-m", "actions"]
+    return [public_python(settings), "-m", "actions"]
 
 
 def gateway_command(settings: Settings | None = None) -> List[str]:
     """The gateway reads its settings from its environment too."""
     # Two listeners, public and internal, in one process (bot/gateway/server.py).
-    return [sys.executable, "-m", "bot.gateway"]
+    return [public_python(settings), "-m", "bot.gateway"]

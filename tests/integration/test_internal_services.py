@@ -32,6 +32,24 @@ def stack(postgres_database):
         yield running
 
 
+def python_version_of(pid: int) -> str:
+    """The major.minor of the interpreter the kernel runs as this process (/proc/<pid>/exe)."""
+    executable = os.readlink(f"/proc/{pid}/exe")
+    return subprocess.run([executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+
+
+def test_the_gateway_and_action_server_run_python_3_11_and_rasa_3_10(stack):
+    processes = stack.processes
+    assert set(processes) == {"rasa", "actions", "gateway"}
+    versions = {name: python_version_of(process.pid) for name, process in processes.items()}
+    assert versions == {"rasa": "3.10", "actions": "3.11", "gateway": "3.11"}
+    # From .venv-public (requirements-public.lock), not merely some Python 3.11.
+    for name in ("actions", "gateway"):
+        argv0 = open(f"/proc/{processes[name].pid}/cmdline", "rb").read().split(b"\0")[0].decode()
+        assert argv0 == str(stack.settings.public_python), name
+
+
 def action_call(action: str, sender: str) -> dict:
     """What Rasa posts to the action server to run one action."""
     latest = {"text": "hi", "intent": {"name": "greet", "confidence": 1.0}, "entities": []}

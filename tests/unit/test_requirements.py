@@ -91,3 +91,21 @@ def test_the_production_lock_agrees_with_the_dev_lock_and_holds_no_test_tool():
     test_tools = DEVELOPMENT - PRODUCTION - {"requests", "websockets", "aiohttp", "anyio"}
     assert {"pytest", "playwright", "mypy", "ruff"} <= test_tools
     assert test_tools & set(production) == set()
+
+
+PUBLIC = declared(REPO_ROOT / "requirements-public.in")
+# What runs on Python 3.11 in .venv-public: the gateway and the action server, with what they import.
+PUBLIC_FOLDERS = ("bot/gateway", "bot/store", "bot/domain", "actions")
+
+
+@pytest.mark.parametrize("folder", PUBLIC_FOLDERS)
+def test_what_the_gateway_and_actions_import_is_in_the_public_environment(folder):
+    undeclared = {module: where for module, where in imported_modules(folder).items()
+                  if not distributions_of(module) & PUBLIC}
+    assert undeclared == {}, "declare their distributions in requirements-public.in"
+
+
+def test_the_public_lock_pins_what_requirements_public_in_declares():
+    public = pins(REPO_ROOT / "requirements-public.lock")
+    assert PUBLIC <= set(public), PUBLIC - set(public)
+    assert "rasa" not in public and "tensorflow" not in public

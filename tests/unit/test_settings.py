@@ -122,3 +122,34 @@ def test_production_servers_log_no_info_lines_that_quote_visitors():
 
     production = load_settings(_env_file=None, environment="production", **SECRETS)
     assert rasa_environment(production)["LOG_LEVEL"] == "WARNING"
+
+
+def test_the_gateway_and_action_server_run_on_the_public_python_and_rasa_on_this_one(tmp_path):
+    import sys
+
+    from bot.ops.processes import action_server_command, gateway_command, rasa_server_command
+
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    settings = load_settings(_env_file=None, public_python=python)
+    assert gateway_command(settings) == [str(python), "-m", "bot.gateway"]
+    assert action_server_command(settings) == [str(python), "-m", "actions"]
+    assert rasa_server_command("model.tar.gz", settings)[0] == sys.executable
+
+
+def test_a_missing_public_environment_stops_serve_with_how_to_make_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from bot.ops.processes import PublicPythonMissing, gateway_command
+    from bot.settings import REPO_ROOT
+
+    missing = tmp_path / "nowhere" / "python"
+    with pytest.raises(PublicPythonMissing, match="make install"):
+        gateway_command(load_settings(_env_file=None, public_python=missing))
+    result = subprocess.run([sys.executable, "-m", "bot", "serve", "actions"], cwd=REPO_ROOT,
+                            env={**os.environ, "PUBLIC_PYTHON": str(missing)}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and f"error: {missing} does not exist" in result.stderr

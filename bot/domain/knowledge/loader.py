@@ -17,10 +17,18 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
 import yaml
-from pydantic import ValidationError
+
+# pydantic 1's API in either environment (see bot/settings.py).
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+else:
+    try:
+        from pydantic.v1 import ValidationError
+    except ImportError:
+        from pydantic import ValidationError
 
 from bot.domain.knowledge.schema import Entry, KnowledgeFile, Message, placeholders
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import datetime
 import re
 import string
-from typing import Dict, Iterable, List, Literal, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, List, Literal, Optional
 
-from pydantic import BaseModel, Field, HttpUrl, root_validator, validator
+# pydantic 1's API in either environment (see bot/settings.py).
+if TYPE_CHECKING:
+    from pydantic import BaseModel, Field, HttpUrl, root_validator, validator
+else:
+    try:
+        from pydantic.v1 import BaseModel, Field, HttpUrl, root_validator, validator
+    except ImportError:
+        from pydantic import BaseModel, Field, HttpUrl, root_validator, validator
 
 # Clinic details an answer may quote as {placeholder}; they come from settings,
 # never from the knowledge file, so an unset one is never invented.

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Set, Tuple
 
 import yaml
-from pydantic import BaseModel, StrictStr, ValidationError, root_validator, validator
+
+# pydantic 1's API in either environment (see bot/settings.py).
+if TYPE_CHECKING:
+    from pydantic import BaseModel, StrictStr, ValidationError, root_validator, validator
+else:
+    try:
+        from pydantic.v1 import BaseModel, StrictStr, ValidationError, root_validator, validator
+    except ImportError:
+        from pydantic import BaseModel, StrictStr, ValidationError, root_validator, validator
 
 from bot.domain.safety.phrases import normalised_phrases, phrases_regex
 from bot.settings import REPO_ROOT
