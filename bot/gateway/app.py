@@ -23,7 +23,7 @@ from bot.gateway.console.sign_in_throttle import SignInThrottle
 from bot.gateway.event_bus import EventBus
 from bot.gateway.metrics import Metrics
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
-from bot.gateway.server import HeadSizeLimit, ListenerGuard
+from bot.gateway.server import HeadSizeLimit, ListenerGuard, StrictTransportSecurity
 from bot.gateway.visitor.safety_net import SafetyNet
 from bot.gateway.visitor.texts import VisitorTexts
 from bot.gateway.visitor.websocket import VisitorHub
@@ -146,26 +146,6 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         app.add_middleware(StrictTransportSecurity)
     return app
 
-
-class StrictTransportSecurity:
-    """Adds HSTS to every HTTP response."""
-
-    HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_header(message: Dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), self.HEADER]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
 
 
 async def expire_overdue(app: Starlette, now: Optional[datetime] = None) -> int:

@@ -22,13 +22,15 @@ from starlette.responses import JSONResponse
 from bot.domain.handoffs.hours import StaffHours
 from bot.domain.handoffs.lifecycle import PRIORITIES
 from bot.settings import Settings
-from bot.store import CallbackRequest, handoffs, session_scope, utcnow
+from bot.store import CallbackRequest, Handoff, handoffs, session_scope, utcnow
 
 REQUIRED = ("conversation_id", "reason", "priority")
-# The longest value each field may have: the app DB's column sizes (bot/store/models.py), and for the
-# encrypted callback fields what a name, a phone number or an email and a time of day need.
-FIELD_CHARS = {"conversation_id": 128, "reason": 40, "priority": 10, "last_intent": 100, "first_name": 100,
-               "contact": 254, "best_time": 200}
+# The longest value each field may have: the handoff fields' column sizes (bot/store/models.py); the
+# callback fields are stored encrypted, so they get what a name, a phone number or an email and a
+# time of day need.
+FIELD_CHARS = {**{name: Handoff.__table__.c[name].type.length
+                  for name in ("conversation_id", "reason", "priority", "last_intent")},
+               "first_name": 100, "contact": 254, "best_time": 200}
 
 
 def authorised(request: Request, settings: Settings) -> bool:

@@ -3,7 +3,8 @@
 The public listener (GATEWAY_HOST:GATEWAY_PORT) serves the widget, the visitor websocket, the
 console and health checks. The internal API that the action server calls listens on
 127.0.0.1:INTERNAL_API_PORT only; `ListenerGuard` keeps each set of paths on its own listener,
-so the internal API cannot be reached through the public port (or a proxy in front of it).
+so the internal API cannot be reached through the public port (or a proxy in front of it). The
+ASGI middleware here bounds request heads and adds HSTS in production (bot/gateway/app.py adds them).
 """
 
 from __future__ import annotations
@@ -55,20 +56,43 @@ class HeadSizeLimit:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1009})
                     return
-                await send({"type": "http.response.start", "status": 431,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
-                await send({"type": "http.response.body", "body": b"request headers too large\n"})
+                await _plain_text(send, 431, b"request headers too large\n")
                 return
         await self.app(scope, receive, send)
+
+
+class StrictTransportSecurity:
+    """Adds HSTS to every HTTP response."""
+
+    HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.HEADER]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 async def _not_found(scope: Dict[str, Any], receive: Callable, send: Callable) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
-    await send({"type": "http.response.start", "status": 404,
+    await _plain_text(send, 404, b"not found\n")
+
+
+async def _plain_text(send: Callable, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
-    await send({"type": "http.response.body", "body": b"not found\n"})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

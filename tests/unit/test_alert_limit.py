@@ -5,31 +5,24 @@ import asyncio
 from bot.gateway.console.alert_limit import REPEAT_SECONDS, AlertLimit
 from bot.gateway.console.live import StaffHub
 from bot.gateway.event_bus import EventBus
+from tests.support.clock import FakeClock
 from tests.support.console_client import console_settings
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_handoff_alerts_once_per_priority_and_again_after_a_while():
-    clock = Clock()
+    clock = FakeClock()
     limit = AlertLimit(per_minute=10, clock=clock)
     assert limit.allow(1, "normal") and not limit.allow(1, "normal")
     assert limit.allow(1, "urgent") and not limit.allow(1, "urgent")
-    clock.now += REPEAT_SECONDS
+    clock.advance(REPEAT_SECONDS)
     assert limit.allow(1, "urgent")
 
 
 def test_at_most_per_minute_alerts_then_more_after_the_minute():
-    clock = Clock()
+    clock = FakeClock()
     limit = AlertLimit(per_minute=3, clock=clock)
     assert [limit.allow(handoff, "urgent") for handoff in range(5)] == [True, True, True, False, False]
-    clock.now += 60
+    clock.advance(60)
     assert limit.allow(5, "urgent")
     # A held-back handoff was not counted as alerted: it can still alert.
     assert limit.allow(4, "urgent")

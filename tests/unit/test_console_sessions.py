@@ -15,6 +15,7 @@ from bot.gateway.app import create_app
 from bot.gateway.console import auth
 from bot.gateway.console.sign_in_throttle import FIRST_WAIT_SECONDS, WINDOW_SECONDS, SignInThrottle
 from bot.store import ConsoleSession, StaffMember, session_scope, utcnow
+from tests.support.clock import FakeClock
 from tests.support.console_client import add_staff, console_settings, csrf_from, sign_in
 
 
@@ -158,33 +159,25 @@ def test_one_client_failing_across_many_emails_must_wait(console):
     assert auth.SESSION_COOKIE not in refused.cookies
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_throttle_waits_twice_as_long_after_each_further_failure_and_forgets_after_its_window():
-    clock = FakeMonotonic()
+    clock = FakeClock()
     throttle = SignInThrottle(failures_allowed=2, clock=clock)
     throttle.failed("203.0.113.9")
     throttle.failed("203.0.113.9")
     assert throttle.wait_seconds("203.0.113.9") == FIRST_WAIT_SECONDS
     assert throttle.wait_seconds("198.51.100.1") is None
-    clock.now += FIRST_WAIT_SECONDS
+    clock.advance(FIRST_WAIT_SECONDS)
     assert throttle.wait_seconds("203.0.113.9") is None
     throttle.failed("203.0.113.9")
     assert throttle.wait_seconds("203.0.113.9") == 2 * FIRST_WAIT_SECONDS
-    clock.now += WINDOW_SECONDS + 1
+    clock.advance(WINDOW_SECONDS + 1)
     assert throttle.wait_seconds("203.0.113.9") is None
     throttle.failed("203.0.113.9")
     assert throttle.wait_seconds("203.0.113.9") is None
 
 
 def test_a_success_clears_the_clients_failures():
-    throttle = SignInThrottle(failures_allowed=1, clock=FakeMonotonic())
+    throttle = SignInThrottle(failures_allowed=1, clock=FakeClock())
     throttle.failed("203.0.113.9")
     throttle.succeeded("203.0.113.9")
     assert throttle.wait_seconds("203.0.113.9") is None
@@ -194,7 +187,7 @@ def test_the_throttle_remembers_a_bounded_number_of_clients(monkeypatch):
     from bot.gateway.console import sign_in_throttle
 
     monkeypatch.setattr(sign_in_throttle, "MAX_CLIENTS", 5)
-    throttle = SignInThrottle(failures_allowed=1, clock=FakeMonotonic())
+    throttle = SignInThrottle(failures_allowed=1, clock=FakeClock())
     for number in range(50):
         throttle.failed(f"client-{number}")
     assert len(throttle._failures) == 5

@@ -17,17 +17,7 @@ import pytest
 from bot.gateway import app as gateway_app
 from bot.gateway.metrics import Metrics
 from bot.gateway.visitor.limits import WINDOW_SECONDS, ConnectionLimit, RateLimit
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 def test_the_rate_limit_allows_its_quota_then_asks_to_wait_until_the_window_moves():

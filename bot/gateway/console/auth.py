@@ -88,7 +88,7 @@ def _decoy_hash() -> str:
 
 
 async def current_staff(connection: HTTPConnection) -> Optional[Staff]:
-    """The signed-in staff member ({staff_id, name, csrf, admin}), or None.
+    """The signed-in staff member ({staff_id, session_id, name, csrf, admin}), or None.
 
     The session and the account are read on every request, so signing out, disabling the account,
     resetting its password or taking away the admin role takes effect at once.
@@ -127,7 +127,8 @@ def _session_now(settings: Settings, token: str) -> Optional[Staff]:
             return None
         if now - row.last_seen_at >= SEEN_RESOLUTION:
             row.last_seen_at = now
-        return {"staff_id": member.id, "csrf": row.csrf, "name": member.display_name, "admin": member.is_admin}
+        return {"staff_id": member.id, "session_id": row.id, "csrf": row.csrf, "name": member.display_name,
+                "admin": member.is_admin}
 
 
 def tokens_match(supplied: Any, expected: Optional[str]) -> bool:
@@ -244,18 +245,16 @@ def _check_sign_in(db_url: str, email: str, password: str) -> Optional[str]:
 @staff_form
 async def logout(request: Request, staff: Staff) -> Response:
     settings: Settings = request.app.state.settings
-    await asyncio.to_thread(_end_session, settings, request.cookies.get(SESSION_COOKIE, ""), staff["staff_id"])
+    await asyncio.to_thread(_end_session, settings, staff["session_id"], staff["staff_id"])
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
 
-def _end_session(settings: Settings, raw_cookie: str, staff_id: int) -> None:
+def _end_session(settings: Settings, session_id: int, staff_id: int) -> None:
     now = utcnow()
-    token = _signer(settings).loads(raw_cookie, max_age=SESSION_SECONDS)
     with session_scope(settings.app_db_url) as session:
-        row = session.execute(select(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token))
-                              ).scalar_one_or_none()
+        row = session.get(ConsoleSession, session_id)
         if row is not None:
             row.ended_at = row.ended_at or now
         audit.record(session, staff_id, "console.logout", now=now, presence="offline")
