@@ -114,6 +114,18 @@ class Settings(BaseSettings):
     # Transcripts, notes, handoffs and callback requests older than this are deleted (domain.md: privacy).
     retention_days: int = Field(180, ge=1)
 
+    # The maintainer's loop (docs/maintainer.md). The review queue's "low confidence" filter: below this.
+    review_low_confidence: float = Field(0.6, gt=0, le=1)
+    # The regression gate: a new model may lose at most this much intent accuracy or macro-F1 (0.02 = 2
+    # points) against the live one; crisis recall must stay at 100% whatever this says.
+    gate_max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    gate_max_macro_f1_drop: float = Field(0.02, ge=0, le=1)
+    # While a new model loads, gateways hold visitors' messages for at most this long, then send them anyway.
+    model_switch_seconds: float = Field(60.0, gt=0)
+    # Knowledge entries must be re-checked this often; entries about law and regulation more often.
+    knowledge_review_days: int = Field(180, ge=1)
+    knowledge_law_review_days: int = Field(90, ge=1)
+
     class Config:
         env_file = REPO_ROOT / ".env"
         env_file_encoding = "utf-8"

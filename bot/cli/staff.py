@@ -41,7 +41,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     add = commands.add_parser("add", help="create an account; asks for its password")
     add.add_argument("--email", required=True)
     add.add_argument("--name", required=True, help="shown to visitors next to staff messages")
-    add.add_argument("--admin", action="store_true", help="may read the audit log")
+    add.add_argument("--admin", action="store_true", help="may read the audit log (and do what maintainers do)")
+    add.add_argument("--maintainer", action="store_true",
+                     help="may review visitors' messages, export training data and deploy models")
     commands.add_parser("list", help="list accounts")
     for name, text in (("reset-password", "set a new password (asks for it) and sign out every session"),
                        ("unlock", "clear failed logins and a lock"),
@@ -55,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         migrate(url)
         with session_scope(url) as session:
             if args.command == "add":
-                add_staff(session, args.email, args.name, args.admin)
+                add_staff(session, args.email, args.name, args.admin, args.maintainer)
             elif args.command == "list":
                 list_staff(session)
             elif args.command == "reset-password":
@@ -72,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def add_staff(session: Session, email: str, name: str, admin: bool) -> None:
+def add_staff(session: Session, email: str, name: str, admin: bool, maintainer: bool = False) -> None:
     email = email.strip().lower()
     name = name.strip()
     if not EMAIL.match(email):
@@ -82,11 +84,12 @@ def add_staff(session: Session, email: str, name: str, admin: bool) -> None:
     # Checked before asking for a password, so nobody types one only to be refused.
     if _find(session, email) is not None:
         raise CommandError(f"a staff member with email {email} already exists")
-    staff = StaffMember(email=email, display_name=name, password_hash=_new_password_hash(), is_admin=admin)
+    staff = StaffMember(email=email, display_name=name, password_hash=_new_password_hash(), is_admin=admin,
+                        is_maintainer=maintainer)
     session.add(staff)
     session.flush()
     _audit(session, "staff.add", staff)
-    print(f"added {email} ({'admin' if admin else 'staff'})")
+    print(f"added {email} ({', '.join(_roles(staff)) or 'staff'})")
 
 
 def list_staff(session: Session) -> None:
@@ -95,7 +98,7 @@ def list_staff(session: Session) -> None:
         print("no staff accounts yet: add one with python -m bot.cli.staff add --email E --name N")
     now = utcnow()
     for member in members:
-        flags = ["admin"] if member.is_admin else []
+        flags = _roles(member)
         if member.disabled_at:
             flags.append(f"disabled since {member.disabled_at:%Y-%m-%d %H:%M} UTC")
         if member.locked_until and member.locked_until > now:
@@ -139,6 +142,10 @@ def enable(session: Session, email: str) -> None:
     staff.disabled_at = None
     _audit(session, "staff.enable", staff)
     print(f"enabled {staff.email}")
+
+
+def _roles(member: StaffMember) -> List[str]:
+    return [role for role, has in (("admin", member.is_admin), ("maintainer", member.is_maintainer)) if has]
 
 
 def _new_password_hash() -> str:

@@ -10,7 +10,10 @@ from bot.store.models import (
     ConsoleSession,
     Handoff,
     HandoffTransition,
+    MessageRating,
+    ModelDeployment,
     Note,
+    ReviewDecision,
     StaffMember,
     utcnow,
 )
@@ -18,7 +21,8 @@ from bot.store.passwords import MIN_PASSWORD_CHARS, WeakPassword, hash_password,
 
 __all__ = [
     "AuditEntry", "Base", "CallbackRequest", "CannedReply", "ConsoleSession", "ContactCipher", "ContactKeyError",
-    "Handoff", "HandoffTransition", "MIN_PASSWORD_CHARS", "Note", "StaffMember", "WeakPassword", "contact_cipher",
+    "Handoff", "HandoffTransition", "MIN_PASSWORD_CHARS", "MessageRating", "ModelDeployment", "Note",
+    "ReviewDecision", "StaffMember", "WeakPassword", "contact_cipher",
     "dispose_engines", "engine_for", "hash_password", "make_engine", "migrate", "needs_rehash", "session_scope",
     "utcnow", "verify_password",
 ]

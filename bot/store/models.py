@@ -1,5 +1,5 @@
 """The app DB's tables: staff accounts, handoffs and their history, notes, canned replies,
-callback requests and the audit log.
+callback requests, the audit log, and the maintainer's loop (ratings, review decisions, deployments).
 
 Times are stored as naive UTC (SQLite keeps no time zone) and handed to Python as aware
 UTC datetimes, so both databases behave the same.
@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -41,6 +42,9 @@ Base: Any = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTI
 
 PRESENCES = ("online", "away", "offline")
 CALLBACK_STATES = ("open", "closed")
+RATINGS = ("up", "down")
+REVIEW_DECISIONS = ("correct", "relabel", "ignore")
+DEPLOYMENT_KINDS = ("deploy", "rollback")
 # Enough for the console's queue line; the transcript holds the whole message.
 PREVIEW_CHARS = 140
 
@@ -80,6 +84,8 @@ class StaffMember(Base):
     display_name = Column(String(100), nullable=False)
     password_hash = Column(String(255), nullable=False)
     is_admin = Column(Boolean, nullable=False, default=False)
+    # May review messages, export training data and deploy models (admins may too).
+    is_maintainer = Column(Boolean, nullable=False, default=False, server_default="0")
     failed_logins = Column(Integer, nullable=False, default=0)
     locked_until = Column(UTCDateTime)
     presence = Column(String(10), nullable=False, default="offline")
@@ -209,3 +215,68 @@ class AuditEntry(Base):
     conversation_id = Column(String(128), index=True)
     detail = Column(String(255))
     at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class MessageRating(Base):
+    """A visitor's thumbs up or down on the answer to one of their messages (the widget's client_id,
+    which the tracker keeps in the message's metadata). A second click replaces the first."""
+
+    __tablename__ = "message_ratings"
+    __table_args__ = (
+        CheckConstraint(_one_of("rating", RATINGS), name="rating"),
+        Index("uq_message_ratings_message", "conversation_id", "client_id", unique=True),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    client_id = Column(String(64), nullable=False)
+    rating = Column(String(4), nullable=False)
+    rated_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class ReviewDecision(Base):
+    """A maintainer's verdict on one visitor message: the predicted intent was right, the right intent
+    is another, or the message teaches nothing. Holds the message as typed (scrubbed only on export),
+    so retention deletes it with the conversation's age."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (
+        CheckConstraint(_one_of("decision", REVIEW_DECISIONS), name="decision"),
+        Index("uq_review_decisions_message", "conversation_id", "event_id", unique=True),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    # The tracker store's row id of the user event.
+    event_id = Column(Integer, nullable=False)
+    text = Column(Text, nullable=False)
+    message_at = Column(UTCDateTime, nullable=False, index=True)
+    predicted_intent = Column(String(100))
+    confidence = Column(Float)
+    decision = Column(String(10), nullable=False)
+    # The intent the message belongs to: the predicted one when marked correct.
+    intent = Column(String(100))
+    # Crisis messages are never exported without a second, explicit confirmation.
+    crisis = Column(Boolean, nullable=False, default=False)
+    crisis_confirmed_by = Column(Integer, ForeignKey("staff_members.id"))
+    decided_by = Column(Integer, ForeignKey("staff_members.id"), nullable=False)
+    decided_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    exported_at = Column(UTCDateTime)
+
+
+class ModelDeployment(Base):
+    """One model made live on the rasa server: by whom (a staff member, or the CLI's user), when,
+    what it replaced and the evaluation it passed (JSON)."""
+
+    __tablename__ = "model_deployments"
+    __table_args__ = (CheckConstraint(_one_of("kind", DEPLOYMENT_KINDS), name="kind"),)
+
+    id = Column(Integer, primary_key=True)
+    model_name = Column(String(200), nullable=False)
+    previous_model = Column(String(200))
+    kind = Column(String(10), nullable=False, default="deploy")
+    staff_id = Column(Integer, ForeignKey("staff_members.id"))
+    deployed_by = Column(String(100), nullable=False)
+    deployed_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    forced = Column(Boolean, nullable=False, default=False)
+    evaluation = Column(Text)

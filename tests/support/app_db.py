@@ -7,7 +7,8 @@ from sqlalchemy import select, text, update
 from bot.store import StaffMember, hash_password, make_engine, session_scope, utcnow
 
 APP_TABLES = {"staff_members", "handoffs", "handoff_transitions", "notes", "canned_replies",
-              "callback_requests", "audit_entries", "console_sessions"}
+              "callback_requests", "audit_entries", "console_sessions", "message_ratings", "review_decisions",
+              "model_deployments"}
 
 
 def empty_postgres_tables(url: str) -> None:

@@ -88,10 +88,10 @@ def _decoy_hash() -> str:
 
 
 async def current_staff(connection: HTTPConnection) -> Optional[Staff]:
-    """The signed-in staff member ({staff_id, session_id, name, csrf, admin}), or None.
+    """The signed-in staff member ({staff_id, session_id, name, csrf, admin, maintainer}), or None.
 
     The session and the account are read on every request, so signing out, disabling the account,
-    resetting its password or taking away the admin role takes effect at once.
+    resetting its password or taking away a role takes effect at once.
     """
     raw = connection.cookies.get(SESSION_COOKIE)
     if not raw:
@@ -128,7 +128,7 @@ def _session_now(settings: Settings, token: str) -> Optional[Staff]:
         if now - row.last_seen_at >= SEEN_RESOLUTION:
             row.last_seen_at = now
         return {"staff_id": member.id, "session_id": row.id, "csrf": row.csrf, "name": member.display_name,
-                "admin": member.is_admin}
+                "admin": member.is_admin, "maintainer": member.is_admin or member.is_maintainer}
 
 
 def tokens_match(supplied: Any, expected: Optional[str]) -> bool:
