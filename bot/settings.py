@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     clinic_telehealth: Optional[str] = None
 
     knowledge_file: Path = REPO_ROOT / "data" / "knowledge.yml"
+    # Trained models, the pointer to the live one and each model's evaluation (bot/domain/model_registry.py).
+    models_dir: Path = REPO_ROOT / "models"
+    # Where the review queue's export writes confirmed and relabelled visitor messages (Rasa NLU format).
+    reviewed_nlu_file: Path = REPO_ROOT / "data" / "nlu" / "reviewed.yml"
     # The gateway gives the crisis and emergency answers from here itself when Rasa will not answer.
     domain_file: Path = REPO_ROOT / "domain.yml"
     rasa_port: int = Field(5005, ge=1, le=65535)
