@@ -64,3 +64,15 @@ def latest_visible_events(url: str, sender_id: str, limit: int) -> List[Dict[str
                 .limit(limit)
             ).all()
     return [json.loads(row.data) for row in reversed(rows)]
+
+
+def user_message_exists(url: str, sender_id: str, client_id: str) -> bool:
+    """Whether the conversation holds a visitor message the widget sent as `client_id` (its metadata)."""
+    with tracker_store(url) as engine:
+        if engine is None:
+            return False
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(EVENTS.c.data).where(EVENTS.c.sender_id == sender_id, EVENTS.c.type_name == "user")
+            )
+            return any((json.loads(row.data).get("metadata") or {}).get("client_id") == client_id for row in rows)

@@ -1,5 +1,5 @@
-"""Privacy retention: delete transcripts, notes, closed handoffs and callback requests older than
-`RETENTION_DAYS` (`python -m bot purge`).
+"""Privacy retention: delete transcripts, notes, closed handoffs, callback requests, visitors' ratings and
+the review queue's copies of messages older than `RETENTION_DAYS` (`python -m bot purge`).
 
 Two databases, each in one transaction: the app DB (callback requests, notes, closed handoffs
 and their history) and Rasa's tracker store (whole conversations that have been quiet since the
@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from bot.domain.handoffs.lifecycle import OPEN_STATES
 from bot.settings import Settings
-from bot.store import CallbackRequest, Handoff, HandoffTransition, Note, session_scope, utcnow
+from bot.store import (
+    CallbackRequest,
+    Handoff,
+    HandoffTransition,
+    MessageRating,
+    Note,
+    ReviewDecision,
+    session_scope,
+    utcnow,
+)
 from bot.store.rasa_events import EVENTS, tracker_store
 
 
@@ -35,6 +44,8 @@ class PurgeReport:
     handoff_transitions: int
     notes: int
     callback_requests: int
+    message_ratings: int
+    review_decisions: int
 
     def counts(self) -> Dict[str, int]:
         return {
@@ -44,6 +55,8 @@ class PurgeReport:
             "handoff_transitions": self.handoff_transitions,
             "notes": self.notes,
             "callback_requests": self.callback_requests,
+            "message_ratings": self.message_ratings,
+            "review_decisions": self.review_decisions,
         }
 
 
@@ -74,6 +87,9 @@ def _purge_app_db(session: Session, cutoff: datetime) -> Dict[str, int]:
         "notes": delete(Note).where(or_(Note.created_at < cutoff, Note.handoff_id.in_(closed))),
         "handoffs": delete(Handoff).where(Handoff.id.in_(closed)),
         "callback_requests": delete(CallbackRequest).where(CallbackRequest.created_at < cutoff),
+        "message_ratings": delete(MessageRating).where(MessageRating.rated_at < cutoff),
+        # A decision holds the message as typed: it goes when the message would have.
+        "review_decisions": delete(ReviewDecision).where(ReviewDecision.message_at < cutoff),
     }
     return {
         kind: session.execute(statement, execution_options={"synchronize_session": False}).rowcount

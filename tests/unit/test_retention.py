@@ -24,7 +24,9 @@ from bot.store import (
     CallbackRequest,
     Handoff,
     HandoffTransition,
+    MessageRating,
     Note,
+    ReviewDecision,
     StaffMember,
     dispose_engines,
     make_engine,
@@ -118,6 +120,11 @@ def seed(urls: Dict[str, str], now: datetime = NOW) -> None:
             callback("callback-at-cutoff", days_ago(180, now)),
             callback("recent-callback", days_ago(2, now)),
             AuditEntry(action="handoff.view", conversation_id="quiet", detail="ancient", at=days_ago(400, now)),
+            MessageRating(conversation_id="quiet", client_id="c-old", rating="down", rated_at=days_ago(200, now)),
+            MessageRating(conversation_id="recent", client_id="c-new", rating="up", rated_at=days_ago(1, now)),
+            # The review queue's copy of a message goes with the message's age, not the decision's.
+            review_decision("quiet", 1, "an old question", days_ago(181, now), ana.id, decided=days_ago(1, now)),
+            review_decision("recent", 2, "a recent question", days_ago(1, now), ana.id, decided=days_ago(1, now)),
         ])
     save_conversation(urls["tracker"], "quiet", 300, 200, now=now)
     # Began before the cutoff and still going on: every event stays, or its tracker would be cut.
@@ -131,6 +138,12 @@ def callback(conversation_id: str, created_at: datetime) -> CallbackRequest:
                            best_time_enc="token", consented_at=created_at, created_at=created_at)
 
 
+def review_decision(conversation_id: str, event_id: int, text: str, message_at: datetime, staff_id: int,
+                    decided: datetime) -> ReviewDecision:
+    return ReviewDecision(conversation_id=conversation_id, event_id=event_id, text=text, message_at=message_at,
+                          decision="relabel", intent="ask_iop", crisis=False, decided_by=staff_id, decided_at=decided)
+
+
 def app_rows(url: str) -> Dict[str, list]:
     with session_scope(url) as session:
         return {
@@ -139,6 +152,8 @@ def app_rows(url: str) -> Dict[str, list]:
                 select(Handoff.conversation_id, HandoffTransition.to_status).join(Handoff)).all()),
             "notes": sorted(session.execute(select(Note.text)).scalars()),
             "callback_requests": sorted(session.execute(select(CallbackRequest.conversation_id)).scalars()),
+            "message_ratings": sorted(session.execute(select(MessageRating.client_id)).scalars()),
+            "review_decisions": sorted(session.execute(select(ReviewDecision.text)).scalars()),
             "audit_entries": session.execute(select(func.count()).select_from(AuditEntry)).scalar_one(),
         }
 
@@ -154,7 +169,7 @@ def tracker_rows(url: str) -> Dict[str, int]:
 
 
 EXPECTED = {"conversations": 1, "tracker_events": 6, "handoffs": 2, "handoff_transitions": 5, "notes": 3,
-            "callback_requests": 1}
+            "callback_requests": 1, "message_ratings": 1, "review_decisions": 1}
 
 
 def test_what_is_older_than_the_retention_period_goes_and_the_rest_stays(urls):
@@ -173,6 +188,8 @@ def test_what_is_older_than_the_retention_period_goes_and_the_rest_stays(urls):
                                 ("still-active", "waiting"), ("still-waiting", "waiting")],
         "notes": ["recent note"],
         "callback_requests": ["callback-at-cutoff", "recent-callback"],
+        "message_ratings": ["c-new"],
+        "review_decisions": ["a recent question"],
         # Kept whole: the ancient entry and every handoff transition's entry.
         "audit_entries": audit_before,
     }
@@ -229,6 +246,7 @@ def test_the_purge_command_prints_what_it_deleted(environment, capsys):
     assert [line.split(" (")[0] for line in lines] == [
         "conversations: 1 would be deleted", "tracker events: 6 would be deleted", "handoffs: 2 would be deleted",
         "handoff transitions: 5 would be deleted", "notes: 3 would be deleted", "callback requests: 1 would be deleted",
+        "message ratings: 1 would be deleted", "review decisions: 1 would be deleted",
     ]
     assert all(cutoff in line and line.endswith(" UTC)") for line in lines)
 

@@ -339,6 +339,12 @@
     ".who { font-size: 12px; font-weight: 700; color: #4a5560; margin: 0 4px 2px; }",
     ".meta { font-size: 12px; color: #4a5560; margin: 3px 4px 0; }",
     ".visitor .meta { text-align: right; }",
+    ".rate { display: flex; align-items: center; gap: 4px; margin: 2px 4px 0; font-size: 12px; color: #4a5560; }",
+    ".rate button { background: none; border: 1px solid transparent; border-radius: 6px; padding: 2px 4px; cursor: pointer; color: #4a5560; line-height: 0; }",
+    ".rate button:hover, .rate button:focus-visible { border-color: #8a99a3; }",
+    ".rate button[aria-pressed='true'] { color: #0b5d6b; border-color: #0b5d6b; background: #e6f2f4; }",
+    ".rate button svg { width: 16px; height: 16px; fill: currentColor; }",
+    ".rate .down svg { transform: rotate(180deg); }",
     ".visitor[data-state='failed'] .meta { color: #a1231b; font-weight: 600; }",
     ".qr { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }",
     ".qr-btn { background: #fff; color: var(--ew-ink); border-color: var(--ew-ink); border-radius: 999px;",
@@ -437,6 +443,7 @@
   var sentOnSocket = {};      /* client_id -> true: sent on the current socket */
   var rows = {};              /* client_id -> visitor row element */
   var answered = {};          /* reply_to -> true: a bot answer for it is on screen */
+  var ratingBars = {};        /* reply_to -> the thumbs under its answer */
   var lastVisitorId = null;
 
   function build() {
@@ -757,6 +764,7 @@
     while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
     rows = {};
     answered = {};
+    ratingBars = {};
     lastVisitorId = null;
   }
 
@@ -927,6 +935,7 @@
       case "ack": onAck(frame.client_id); break;
       case "typing": setTyping(frame.on === true); break;
       case "bot": onBot(frame); break;
+      case "rated": onRated(frame); break;
       case "visitor": onVisitorEcho(frame); break;
       case "error": onError(frame); break;
       default: break; /* pong and anything newer */
@@ -988,7 +997,39 @@
     groups.forEach(function (group) {
       shown = addBotTurn(group.messages, frame.ts, group.urgent, role) || shown;
     });
-    if (shown && replyTo) answered[replyTo] = true;
+    if (shown && replyTo) {
+      answered[replyTo] = true;
+      if (!isStaff(role)) ui.log.appendChild(ratingBar(replyTo));
+    }
+  }
+
+  var THUMB = "M2 10h4v11H2zM8 21h9.2a2 2 0 0 0 2-1.6l1.5-7.2A2 2 0 0 0 18.7 10H14l.7-4.1a1.9 1.9 0 0 0-3.3-1.6L8 9.5z";
+
+  /* Thumbs up / down on the answer to one of the visitor's messages (docs/chat-protocol.md, `rate`):
+     optional, one click, a real button each, so keyboards and screen readers reach them. */
+  function ratingBar(replyTo) {
+    var thanks = h("span", { class: "rate-thanks", role: "status", "data-testid": "rate-thanks" });
+    var bar = h("div", { class: "rate", role: "group", "aria-label": t("widget_rate_label"), "data-testid": "rate" });
+    ["up", "down"].forEach(function (value) {
+      bar.appendChild(h("button", {
+        type: "button", class: value, "aria-pressed": "false", "aria-label": t("widget_rate_" + value),
+        title: t("widget_rate_" + value), "data-rating": value, "data-testid": "rate-" + value,
+        click: function () { sendFrame({ type: "rate", reply_to: replyTo, rating: value }); }
+      }, [icon([THUMB])]));
+    });
+    bar.appendChild(thanks);
+    ratingBars[replyTo] = bar;
+    return bar;
+  }
+
+  /* The gateway stored the rating: show which one, and thank the visitor once. */
+  function onRated(frame) {
+    var bar = typeof frame.reply_to === "string" ? ratingBars[frame.reply_to] : null;
+    if (!bar) return;
+    Array.prototype.forEach.call(bar.querySelectorAll("button"), function (button) {
+      button.setAttribute("aria-pressed", button.getAttribute("data-rating") === frame.rating ? "true" : "false");
+    });
+    bar.querySelector(".rate-thanks").textContent = t("widget_rate_thanks");
   }
 
   /* The same visitor's message sent from another tab of this conversation. */

@@ -74,6 +74,26 @@ def read_message(frame: Frame) -> Optional[VisitorMessage]:
     return VisitorMessage(client_id, text, display_text if isinstance(display_text, str) else None)
 
 
+RATINGS = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Rating:
+    """The fields of a `rate` frame, checked: thumbs up or down on the answer to `client_id`."""
+
+    client_id: str
+    rating: str
+
+
+def read_rating(frame: Frame) -> Optional[Rating]:
+    """A `rate` frame's fields; None without a message's `reply_to` and a rating of "up" or "down"."""
+    client_id = frame.get("reply_to")
+    rating = frame.get("rating")
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS or rating not in RATINGS:
+        return None
+    return Rating(client_id, str(rating))
+
+
 # ------------------------------------------------------------------------------------ gateway → visitor
 
 def error_frame(code: str, message: str, **extra: Any) -> Frame:
@@ -92,6 +112,11 @@ def welcome_frame(conversation_id: str, restored: bool, history: List[Frame], wi
 
 def ack_frame(client_id: str, ts: float) -> Frame:
     return {"type": "ack", "client_id": client_id, "ts": ts}
+
+
+def rated_frame(client_id: str, rating: str) -> Frame:
+    """The rating of the answer to `client_id` is stored."""
+    return {"type": "rated", "reply_to": client_id, "rating": rating}
 
 
 def echo_frame(client_id: str, text: str, ts: float) -> Frame:

@@ -22,7 +22,7 @@ WIDGET_MESSAGES = (
     "widget_connecting", "widget_reconnecting", "widget_state_sending", "widget_state_queued",
     "widget_state_waiting", "widget_state_failed", "widget_you_said", "widget_assistant_said",
     "widget_staff_label", "widget_suggested_replies", "widget_urgent_title", "widget_error_fallback",
-    "talk_to_person_button",
+    "talk_to_person_button", "widget_rate_label", "widget_rate_up", "widget_rate_down", "widget_rate_thanks",
     # Error codes, as fallbacks; message_too_long is also the widget's own notice before sending.
     "assistant_unavailable", "message_too_long", "empty_message", "rate_limited", "too_many_connections",
     "hello_required",
@@ -30,6 +30,7 @@ WIDGET_MESSAGES = (
 # Everything else the gateway sends by name.
 GATEWAY_MESSAGES = (
     "bad_request_not_text", "bad_request_not_json", "bad_request_unknown_type", "bad_request_message_fields",
+    "bad_request_rating",
     "request_callback_button", "privacy_page_title", "privacy_page_heading", "privacy_page_text",
 )
 # The widget's own buttons, offered in every conversation: payload -> the message that is its title.

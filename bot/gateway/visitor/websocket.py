@@ -26,6 +26,8 @@ from bot.gateway.visitor.frames import (
     page_url,
     parse_frame,
     pong_frame,
+    rated_frame,
+    read_rating,
     receive_text,
     send,
     welcome_frame,
@@ -40,6 +42,7 @@ from bot.gateway.visitor.texts import VisitorTexts
 from bot.gateway.visitor.transcript import history
 from bot.settings import Settings
 from bot.store import rasa_events
+from bot.store.ratings import record_rating
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +141,8 @@ class VisitorHub:
             visit.page_url = page_url(frame.get("page_url"))
         elif kind == "ping":
             await send(websocket, pong_frame())
+        elif kind == "rate":
+            await self._rate(visit, frame)
         elif kind == "message":
             if visit.conversation_id is None:
                 await self._without_conversation(websocket, frame)
@@ -147,6 +152,25 @@ class VisitorHub:
             # Quoted short: the type can be any JSON the sender likes.
             await send(websocket, self.texts.error_frame(
                 "bad_request", self.texts.message("bad_request_unknown_type", message_type=repr(kind)[:40])))
+
+    async def _rate(self, visit: Visit, frame: Dict[str, Any]) -> None:
+        """Thumbs up or down on an answer: stored with the visitor's message for the review queue."""
+        websocket = visit.websocket
+        rating = read_rating(frame)
+        if rating is None or visit.conversation_id is None:
+            await send(websocket, self.texts.error_frame("bad_request", self.texts.message("bad_request_rating")))
+            return
+        # Each click is a database write: counted with the client's messages.
+        retry_after = self.relay.client_rate_limit.retry_after(visit.client)
+        if retry_after is not None:
+            await send(websocket, self.texts.error_frame("rate_limited", retry_after=retry_after))
+            return
+        stored = await asyncio.to_thread(record_rating, self.settings, visit.conversation_id, rating.client_id,
+                                         rating.rating)
+        if not stored:
+            await send(websocket, self.texts.error_frame("bad_request", self.texts.message("bad_request_rating")))
+            return
+        await send(websocket, rated_frame(rating.client_id, rating.rating))
 
     async def _without_conversation(self, websocket: WebSocket, frame: Dict[str, Any]) -> None:
         """A message before a conversation (no hello, or new conversations refused for now): a crisis
