@@ -15,7 +15,8 @@ from bot.store.db import SQLITE_BUSY_SECONDS
 
 # Rasa's SQLTrackerStore table, only the columns used here; the store creates it on first start.
 EVENTS = sa.table("events", sa.column("id", sa.Integer), sa.column("sender_id", sa.String),
-                  sa.column("type_name", sa.String), sa.column("timestamp", sa.Float), sa.column("data", sa.Text))
+                  sa.column("type_name", sa.String), sa.column("timestamp", sa.Float),
+                  sa.column("intent_name", sa.String), sa.column("data", sa.Text))
 # The events a visitor saw: what they said and what was said to them.
 VISIBLE_TYPES = ("user", "bot")
 

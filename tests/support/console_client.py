@@ -20,10 +20,11 @@ def console_settings(tmp_path, **overrides) -> Settings:
                          contact_key=Fernet.generate_key().decode(), **overrides)
 
 
-def add_staff(settings, email: str = "ana@example.org", name: str = "Ana", admin: bool = False) -> int:
+def add_staff(settings, email: str = "ana@example.org", name: str = "Ana", admin: bool = False,
+              maintainer: bool = False) -> int:
     with session_scope(settings.app_db_url) as session:
         member = StaffMember(email=email, display_name=name, password_hash=hash_password(PASSWORD),
-                             is_admin=admin, created_at=utcnow())
+                             is_admin=admin, is_maintainer=maintainer, created_at=utcnow())
         session.add(member)
         session.flush()
         return member.id

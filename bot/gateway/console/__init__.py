@@ -2,8 +2,8 @@
 
 auth (sign-in, sessions, CSRF, guards), queue, conversation (transcript, context, notes, claim,
 reply, resolve), callbacks (contact details, close), canned replies, presence, the audit log
-(admins) and live (the console's websocket). Every page and form needs a signed-in staff member;
-every read and action is audited.
+(admins), the review queue (maintainers) and live (the console's websocket). Every page and form
+needs a signed-in staff member; every read and action is audited.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, row_ids
+from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, review, row_ids
 from bot.gateway.console.audit_page import audit_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "console"
@@ -47,6 +47,9 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/canned", canned.add_canned, methods=["POST"]),
         Route("/console/canned/{reply_id:row_id}/delete", canned.delete_canned, methods=["POST"]),
         Route("/console/audit", audit_page),
+        Route("/console/review", review.review_page),
+        Route("/console/review/decide", review.decide, methods=["POST"]),
+        Route("/console/review/export", review.export, methods=["POST"]),
         WebSocketRoute("/console/ws", live_socket),
         # The script and styles hold nothing private, and the sign-in page needs them.
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
