@@ -70,9 +70,41 @@ def check_unknown(values: Dict) -> None:
         raise ValueError("unknown: may only use {clinic_name}, the one detail always set")
 
 
+# What a source is. Only a statute, a regulation, a Federal Register notice or an agency's page, on a
+# .gov host, counts as official (bot/domain/knowledge/freshness.py); a law entry needs one.
+SOURCE_KINDS = (
+    "statute",  # a law's own text: the US Code, Missouri's Revised Statutes, a county ordinance
+    "regulation",  # a rule's own text, for example 42 CFR Part 2 on ecfr.gov
+    "federal_register",  # a notice or rule in the Federal Register
+    "agency",  # a government agency's page (FDA, DEA, HHS, SAMHSA, NIDA)
+    "research",  # a study, journal or research report
+    "clinical",  # clinical guidance
+    "helpline",  # a helpline's own site
+    "clinic",  # the clinic's own page
+    "vendor",  # a seller's page
+    "advocacy",  # an advocacy or trade group
+    "news",  # a news story
+)
+# "Last reviewed in November 2026" in an answer must name the month and year of its `reviewed` date.
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+REVIEWED_IN_TEXT = re.compile(r"last reviewed in (" + "|".join(MONTHS) + r") (\d{4})", re.IGNORECASE)
+
+
+def check_reviewed_in_text(values: Dict) -> None:
+    """An answer that tells visitors when it was last reviewed must agree with its `reviewed` date."""
+    reviewed: datetime.date = values["reviewed"]
+    for field in ("short", "long"):
+        for month, year in REVIEWED_IN_TEXT.findall(values.get(field) or ""):
+            if (MONTHS.index(month.capitalize()) + 1, int(year)) != (reviewed.month, reviewed.year):
+                raise ValueError(f"{field}: says last reviewed in {month} {year}, but `reviewed` is {reviewed}")
+
+
 class Source(BaseModel):
     title: str = Field(..., min_length=3)
     url: HttpUrl
+    # Optional, so a file written before kinds existed still loads; an untyped source is never official.
+    kind: Optional[Literal[SOURCE_KINDS]] = None  # type: ignore[valid-type]
 
     class Config:
         extra = "forbid"
@@ -94,6 +126,9 @@ class Entry(BaseModel):
     unknown: Optional[str] = None
     sources: List[Source] = []
     reviewed: datetime.date
+    # The answer says what a law or regulation says: reviewed every knowledge_law_review_days (not
+    # knowledge_review_days), and it needs an official source (freshness.py).
+    law: bool = False
 
     class Config:
         extra = "forbid"
@@ -132,6 +167,7 @@ class Entry(BaseModel):
         check_placeholders("unknown", values.get("unknown"), ALWAYS_SET_FIELDS)
         if values["kind"] != "conversation" and not values["sources"]:
             raise ValueError("sources: at least one source is required")
+        check_reviewed_in_text(values)
         return values
 
 

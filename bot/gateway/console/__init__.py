@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 
 from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, review, row_ids
 from bot.gateway.console.audit_page import audit_page
+from bot.gateway.console.knowledge_page import knowledge_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "console"
 
@@ -50,6 +51,7 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/review", review.review_page),
         Route("/console/review/decide", review.decide, methods=["POST"]),
         Route("/console/review/export", review.export, methods=["POST"]),
+        Route("/console/knowledge", knowledge_page),
         WebSocketRoute("/console/ws", live_socket),
         # The script and styles hold nothing private, and the sign-in page needs them.
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
