@@ -105,9 +105,14 @@ def review_page(settings: Settings, filter_name: str = "all", search: str = "",
                     break
                 scanned += len(rows)
                 cursor = rows[-1].id
-                items = _items(connection, settings, rows)
-                found.extend(item for item in items if _wanted(item, filter_name, search, settings))
-    return ReviewPage(tuple(found[:PAGE_SIZE]), cursor if cursor is not None else None, scanned)
+                for item in _items(connection, settings, rows):
+                    if _wanted(item, filter_name, search, settings):
+                        found.append(item)
+                        if len(found) == PAGE_SIZE:
+                            # The next page goes on right after this item, not after the whole batch.
+                            cursor = item.event_id
+                            break
+    return ReviewPage(tuple(found), cursor, scanned)
 
 
 def _user_events(filter_name: str, before: Optional[int], limit: int) -> Any:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.domain.knowledge.loader import default as knowledge
 from bot.gateway.visitor.texts import VisitorTexts
+from bot.store import MessageRating, session_scope
 from tests.support.artifacts import artifacts_dir
 from tests.support.browser_chat import open_chat, send, wait_for_bot_text, widget
 
@@ -156,3 +158,23 @@ def test_a_first_visit_contacts_the_clinic_only_when_the_chat_is_opened(browser,
             page.reload()
     finally:
         context.close()
+
+
+def test_rate_an_answer_with_the_keyboard(page, stack):
+    texts = VisitorTexts(stack.settings)
+    open_chat(page)
+    send(page, "what is iop")
+    wait_for_bot_text(page, knowledge().get("iop").short)
+    down = widget(page, "rate-down").last
+    assert down.get_attribute("aria-label") == texts.message("widget_rate_down")
+    assert down.get_attribute("aria-pressed") == "false"
+    down.focus()
+    page.keyboard.press("Enter")
+    widget(page, "rate-thanks").filter(has_text=texts.message("widget_rate_thanks")).wait_for(timeout=10_000)
+    assert down.get_attribute("aria-pressed") == "true"
+    assert widget(page, "rate-up").last.get_attribute("aria-pressed") == "false"
+    conversation_id = page.evaluate("() => localStorage.getItem('ew-chat-conversation')")
+    with session_scope(stack.settings.app_db_url) as session:
+        stored = session.execute(select(MessageRating.rating).where(
+            MessageRating.conversation_id == conversation_id)).scalars().all()
+    assert stored == ["down"]

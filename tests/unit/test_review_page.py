@@ -66,13 +66,13 @@ def test_relabel_then_export_from_the_pages(settings, ids):
         decided = post(client, "/console/review/decide", conversation_id="conv-r", event_id=str(ids["c1"]),
                        decision="relabel", intent="ask_insurance", filter="low_confidence")
         assert decided.headers["location"] == f"/console/review?filter=low_confidence#message-{ids['c1']}"
-        assert "relabel as <strong>ask_insurance</strong>, by Ana" in client.get("/console/review").text
+        assert "relabel as <strong>ask_insurance</strong>, by Ana" in " ".join(client.get("/console/review").text.split())
         exported = post(client, "/console/review/export")
         assert re.search(r"1 new examples written to reviewed.yml", exported.text)
         assert "- do u take my insurence" in settings.reviewed_nlu_file.read_text()
         assert "(exported)" in client.get("/console/review").text
-        assert audit_actions(settings)[-6:] == ["review.view", "review.view", "review.decide", "review.view",
-                                                "review.export", "review.view"]
+        assert [action for action in audit_actions(settings) if action.startswith("review.")] == [
+            "review.view", "review.decide", "review.view", "review.export", "review.view"]
 
 
 def test_what_a_visitor_typed_is_escaped(settings, ids):

@@ -34,7 +34,7 @@ def parse(intent: str, confidence: float, safety_rule: Optional[str] = None,
 
 # (conversation, client_id, text, parse); one minute apart, in this order.
 MESSAGES = [
-    ("conv-a", "c1", "is kratom addictive", parse("ask_kratom_addictive", 0.97)),
+    ("conv-a", "c1", "is kratom addictive", parse("ask_kratom_addiction", 0.97)),
     ("conv-a", "c2", "what's the weather in paris", parse("out_of_scope", 0.9)),
     ("conv-a", "c3", "do u take my insurence", parse("ask_insurance", 0.41)),
     ("conv-b", "c4", "i want to end it all tonight", parse("crisis_self_harm", 1.0, "self_harm_end_it")),
@@ -101,6 +101,7 @@ def test_pages_go_back_in_time_without_gaps(setup, monkeypatch):
     settings, _, _ = setup
     import bot.store.review_queue as queue
 
+    everything = texts(settings)
     monkeypatch.setattr(queue, "PAGE_SIZE", 3)
     monkeypatch.setattr(queue, "BATCH_ROWS", 2)
     seen: List[str] = []
@@ -110,8 +111,9 @@ def test_pages_go_back_in_time_without_gaps(setup, monkeypatch):
         seen += [item.text for item in page.items]
         if page.next_before is None or not page.items:
             break
+        assert len(page.items) <= 3
         before = page.next_before
-    assert seen == texts(settings)
+    assert seen == everything
 
 
 def test_decisions_are_stored_with_who_and_audited_without_the_message(setup):
@@ -127,10 +129,10 @@ def test_decisions_are_stored_with_who_and_audited_without_the_message(setup):
                 for row in session.execute(select(ReviewDecision)).scalars()}
         details = [entry.detail for entry in session.execute(
             select(AuditEntry).where(AuditEntry.action == "review.decide")).scalars()]
-    assert rows == {ids["c1"]: ("correct", "ask_kratom_addictive", staff_id),
+    assert rows == {ids["c1"]: ("correct", "ask_kratom_addiction", staff_id),
                     ids["c3"]: ("relabel", "ask_insurance", staff_id), ids["c9"]: ("ignore", None, staff_id),
                     ids["c2"]: ("relabel", "out_of_scope", staff_id)}
-    assert len(details) == 5 and not any("insur" in detail or "kratom" in detail for detail in details)
+    assert len(details) == 5 and not any(text in detail for _, _, text, _ in MESSAGES for detail in details)
     assert texts(settings, "undecided") == [text for text in texts(settings)
                                             if text not in ("is kratom addictive", "do u take my insurence",
                                                             "blah blah", "what's the weather in paris")]
@@ -165,7 +167,7 @@ def test_export_scrubs_deduplicates_groups_and_holds_back_crisis_until_confirmed
     report = export_reviewed(settings, staff_id)
 
     written = dict((text, intent) for intent, text in report.written)
-    assert set(written.values()) == {"ask_insurance", "ask_kratom_addictive", "ask_detox"}
+    assert set(written.values()) == {"ask_insurance", "ask_kratom_addiction", "ask_detox"}
     detox_example = next(text for text, intent in written.items() if intent == "ask_detox")
     assert "314" not in detox_example and "0142" not in detox_example and "St. Louis" in detox_example
     assert report.crisis_unconfirmed == 1 and report.duplicates == 0
@@ -203,7 +205,7 @@ def test_a_message_still_personal_after_scrubbing_is_left_out_and_listed(setup):
     decide(settings, staff_id, "conv-a", ids["c3"], "relabel", "ask_insurance", INTENTS)
     with session_scope(settings.app_db_url) as session:
         row = session.execute(select(ReviewDecision)).scalar_one()
-        row.text = "do you take my insurance, my ssn is 123 45 6789 and acct 99887766554433"
+        row.text = "do you take my insurance? call me at 3 1 4 5 5 5 0 1 4 2"
     report = export_reviewed(settings, staff_id)
     assert report.written == () and len(report.still_personal) == 1
     assert not settings.reviewed_nlu_file.exists()
