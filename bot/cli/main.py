@@ -1,10 +1,12 @@
-"""Command line: `python -m bot train | model-path | check | purge | staff ... | serve rasa|actions|gateway`."""
+"""Command line: `python -m bot train | evaluate | model-path | check | purge | staff ... |
+serve rasa|actions|gateway`."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from bot.domain.knowledge.loader import KnowledgeFileError
 from bot.domain.safety.detector import CrisisPatternError
@@ -20,8 +22,17 @@ def main(argv: list[str] | None = None) -> int:
         return staff_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="build the spaCy pipeline and train if the data changed")
-    train.add_argument("--force", action="store_true", help="train even if a model for this data exists")
+    train = commands.add_parser(
+        "train", help="train if the data changed, evaluate, and make the model live if the regression gate passes")
+    train.add_argument("--retrain", action="store_true", help="train even if a model for this data exists")
+    train.add_argument("--force", action="store_true",
+                       help="make the model live even if the regression gate refuses it (said loudly, recorded)")
+    train.add_argument("--project", type=Path, default=REPO_ROOT,
+                       help="folder with config.yml, domain.yml and data/ (default: this checkout)")
+    evaluate = commands.add_parser(
+        "evaluate", help="score a model on the held-out set; write its evaluation file and charts")
+    evaluate.add_argument("model", nargs="?",
+                          help="a model file or a name in the models folder (default: the live model)")
     serve = commands.add_parser("serve", help="run one server in the foreground")
     serve.add_argument("server", choices=["rasa", "actions", "gateway"])
     commands.add_parser("model-path", help="print the model file for the current data")
@@ -35,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
         if args.command == "train":
-            from bot.ops.training import ensure_trained
-
-            ensure_trained(force=args.force)
+            return train_command(args.project.resolve(), args.retrain, args.force, settings)
+        elif args.command == "evaluate":
+            return evaluate_command(args.model, settings)
         elif args.command == "model-path":
             from bot.ops.training import model_path
 
@@ -57,6 +68,56 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, KnowledgeFileError, CrisisPatternError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def train_command(project: Path, retrain: bool, force: bool, settings) -> int:
+    """0: the model is live; 1: the regression gate refused it (`make run` goes on); 2: no model."""
+    import subprocess
+
+    from bot.ops.training import GateRefused, ensure_trained
+
+    missing = [name for name in ("config.yml", "domain.yml", "data") if not (project / name).exists()]
+    if missing:
+        print(f"error: {project} is not a project folder (no {', '.join(missing)})", file=sys.stderr)
+        return 2
+    try:
+        ensure_trained(project, settings, retrain=retrain, force=force)
+    except subprocess.CalledProcessError as failed:
+        print(f"error: rasa train failed (exit code {failed.returncode}); see its output above", file=sys.stderr)
+        return 2
+    except GateRefused as refused:
+        live = refused.live.name if refused.live else "none (no model was made live yet)"
+        print(f"\nerror: the regression gate refused {refused.verdict.candidate}:", file=sys.stderr)
+        for reason in refused.verdict.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        print(f"the live model stays: {live}. To make it live anyway: `python -m bot train --force` "
+              "(`make train FORCE=1`); see docs/operations.md, Regression gate.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def evaluate_command(model: str | None, settings) -> int:
+    from bot.domain import model_registry
+    from bot.ops.evaluation import evaluate, table
+
+    if model is None:
+        path = model_registry.live_model(settings)
+        if path is None:
+            print("error: no model is live yet; name one (python -m bot evaluate MODEL) or run `make train`",
+                  file=sys.stderr)
+            return 2
+    elif Path(model).is_file():
+        path = Path(model)
+    else:
+        try:
+            path = model_registry.model_file(settings, model)
+        except model_registry.UnknownModel as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    report = evaluate(path.absolute())
+    print(table(report))
+    print(f"\nwrote {model_registry.evaluation_file(path).name} and its charts beside {path}")
     return 0
 
 
@@ -92,12 +153,8 @@ def serve_forever(server: str, settings) -> int:
 
     (REPO_ROOT / "var").mkdir(exist_ok=True)
     if server == "rasa":
-        # Only here: finding the model imports the training code, which loads TensorFlow.
-        from bot.ops.training import model_path
-
-        model = model_path()
-        if not model.exists():
-            print(f"error: no model for the current data ({model.name}); run `make train`", file=sys.stderr)
+        model = model_to_serve(settings)
+        if model is None:
             return 2
         command = rasa_server_command(str(model), settings)
     else:
@@ -108,6 +165,26 @@ def serve_forever(server: str, settings) -> int:
             return 2
     os.chdir(REPO_ROOT)
     os.execve(command[0], command, rasa_environment(settings))
+
+
+def model_to_serve(settings) -> Path | None:
+    """The live model; before any was made live, the model for the current data. Says which."""
+    from bot.domain import model_registry
+
+    live = model_registry.live_model(settings)
+    if live is not None:
+        print(f"serving the live model {live.name} ({settings.models_dir / model_registry.LIVE_POINTER})", flush=True)
+        return live
+    # Only here: finding the model for the data imports the training code, which loads TensorFlow.
+    from bot.ops.training import model_path
+
+    model = model_path(settings=settings)
+    if not model.exists():
+        print(f"error: no live model and no model for the current data ({model.name}); run `make train`",
+              file=sys.stderr)
+        return None
+    print(f"no model was made live yet: serving the model for the current data, {model.name}", flush=True)
+    return model
 
 
 if __name__ == "__main__":
