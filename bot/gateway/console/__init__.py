@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 
 from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, row_ids
 from bot.gateway.console.audit_page import audit_page
+from bot.gateway.console.reports import reports_csv, reports_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "console"
 
@@ -47,6 +48,8 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/canned", canned.add_canned, methods=["POST"]),
         Route("/console/canned/{reply_id:row_id}/delete", canned.delete_canned, methods=["POST"]),
         Route("/console/audit", audit_page),
+        Route("/console/reports", reports_page),
+        Route("/console/reports.csv", reports_csv),
         WebSocketRoute("/console/ws", live_socket),
         # The script and styles hold nothing private, and the sign-in page needs them.
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
