@@ -156,30 +156,38 @@ def _ratio(part: Optional[float], whole: Optional[float]) -> Optional[float]:
     return part / whole if part is not None and whole else None
 
 
-def _bucket(column: Any, spans: Sequence[Period], bound: Any) -> Any:
-    """The index of the period a row falls in, as SQL (rows outside the range are filtered out first)."""
-    if len(spans) == 1:
-        return sa.literal(0)
-    return sa.case(*[(column < bound(span.starts_at), index) for index, span in enumerate(spans[1:])],
-                   else_=len(spans) - 1)
+def _bucket(column: Any, spans: Sequence[Period], bound: Any, low: int = 0, high: Optional[int] = None) -> Any:
+    """The index of the period a row falls in, as SQL (rows outside the range are filtered out first):
+    nested CASEs halving the periods each time, so a year of days costs a row nine comparisons, not 366."""
+    high = len(spans) - 1 if high is None else high
+    if low == high:
+        return sa.literal(low)
+    middle = (low + high + 1) // 2
+    return sa.case((column < bound(spans[middle].starts_at), _bucket(column, spans, bound, low, middle - 1)),
+                   else_=_bucket(column, spans, bound, middle, high))
 
 
-def _grouped(execute: Any, column: Any, spans: Sequence[Period], bound: Any, *conditions: Any,
-             distinct: Any = None) -> List[int]:
-    """One count per period: rows (or distinct values of `distinct`) whose `column` falls in it."""
-    picked = [_bucket(column, spans, bound).label("bucket")]
-    if distinct is not None:
-        picked.append(distinct.label("counted"))
+def _per_period(execute: Any, column: Any, spans: Sequence[Period], bound: Any, conditions: Sequence[Any],
+                carried: Sequence[Any], counts: Any) -> List[List[int]]:
+    """Per aggregate, one count per period, over the rows whose `column` falls in the range and that meet
+    `conditions`. `carried` are the row values the aggregates need; `counts` makes the aggregates from
+    the subquery's columns."""
     # Grouped over a subquery: PostgreSQL would not see a CASE repeated in GROUP BY, with its own
     # bound parameters, as the same expression as the one selected.
-    inner = (sa.select(*picked)
+    inner = (sa.select(_bucket(column, spans, bound).label("bucket"), *carried)
              .where(column >= bound(spans[0].starts_at), column < bound(spans[-1].ends_at), *conditions)
              .subquery())
-    count = sa.func.count(sa.distinct(inner.c.counted)) if distinct is not None else sa.func.count()
-    counts = [0] * len(spans)
-    for bucket, found in execute(sa.select(inner.c.bucket, count).group_by(inner.c.bucket)):
-        counts[bucket] = found
-    return counts
+    aggregates = counts(inner.c)
+    found = [[0] * len(spans) for _ in aggregates]
+    for bucket, *values in execute(sa.select(inner.c.bucket, *aggregates).group_by(inner.c.bucket)):
+        for column_found, value in zip(found, values, strict=True):
+            column_found[bucket] = int(value or 0)
+    return found
+
+
+def _grouped(execute: Any, column: Any, spans: Sequence[Period], bound: Any, *conditions: Any) -> List[int]:
+    """How many rows fall in each period."""
+    return _per_period(execute, column, spans, bound, conditions, (), lambda columns: [sa.func.count()])[0]
 
 
 def _epoch(moment: datetime) -> float:
@@ -190,25 +198,29 @@ def _as_is(moment: datetime) -> datetime:
     return moment
 
 
+def _flag(condition: Any) -> Any:
+    return sa.case((condition, 1), else_=0)
+
+
 def _tracker_figures(connection: Any, spans: Sequence[Period]) -> Dict[str, List[int]]:
-    stamp = EVENTS.c.timestamp
-    visitor = EVENTS.c.type_name == "user"
+    stamp, intent = EVENTS.c.timestamp, EVENTS.c.intent_name
+    # Every visitor-message figure in one pass over the table.
+    conversations, messages, unanswered, crisis = _per_period(
+        connection.execute, stamp, spans, _epoch, [EVENTS.c.type_name == "user"],
+        [EVENTS.c.sender_id, _flag(intent.in_(UNANSWERED_INTENTS)).label("unanswered"),
+         _flag(intent.in_(CRISIS_INTENTS)).label("crisis")],
+        lambda columns: [sa.func.count(sa.distinct(columns.sender_id)), sa.func.count(),
+                         sa.func.sum(columns.unanswered), sa.func.sum(columns.crisis)])
     previous = EVENTS.alias("previous")
     # The event before each pause in its conversation: a session that starts while staff still have
     # the conversation pauses it again (actions/session.py), and that is not a new wait.
     before_pause = (sa.select(previous.c.type_name)
                     .where(previous.c.sender_id == EVENTS.c.sender_id, previous.c.id < EVENTS.c.id)
                     .order_by(previous.c.id.desc()).limit(1).scalar_subquery())
-    return {
-        "conversations": _grouped(connection.execute, stamp, spans, _epoch, visitor, distinct=EVENTS.c.sender_id),
-        "visitor_messages": _grouped(connection.execute, stamp, spans, _epoch, visitor),
-        "unanswered_messages": _grouped(connection.execute, stamp, spans, _epoch, visitor,
-                                        EVENTS.c.intent_name.in_(UNANSWERED_INTENTS)),
-        "crisis_messages": _grouped(connection.execute, stamp, spans, _epoch, visitor,
-                                    EVENTS.c.intent_name.in_(CRISIS_INTENTS)),
-        "handoffs_waited": _grouped(connection.execute, stamp, spans, _epoch, EVENTS.c.type_name == "pause",
-                                    sa.func.coalesce(before_pause, "") != "session_started"),
-    }
+    waited = _grouped(connection.execute, stamp, spans, _epoch, EVENTS.c.type_name == "pause",
+                      sa.func.coalesce(before_pause, "") != "session_started")
+    return {"conversations": conversations, "visitor_messages": messages, "unanswered_messages": unanswered,
+            "crisis_messages": crisis, "handoffs_waited": waited}
 
 
 def _distinct_conversations(connection: Any, spans: Sequence[Period]) -> int:
