@@ -4,7 +4,7 @@ Counts come from two databases: visitor messages, their intents and the staff re
 tracker store (its `events` table, read by SQL as `rasa_events` does), handoffs, callbacks and
 ratings from the app DB. Each count is grouped in the database: the period boundaries (local
 midnights, converted to UTC, so a day across a daylight-saving change is 23 or 25 hours long) become
-one CASE expression, which SQLite and PostgreSQL evaluate alike. Nothing here reads message text:
+a CASE expression, which SQLite and PostgreSQL evaluate alike. Nothing here reads message text:
 the only text column touched is matched, in SQL, for the key a staff reply carries.
 
 What each measure means: docs/console.md, "Reports".
@@ -115,6 +115,7 @@ def periods(first: date, last: date, by: str, zone: ZoneInfo) -> Tuple[Period, .
 
 def build_report(app_db_url: str, tracker_db_url: str, first: date, last: date, by: str,
                  time_zone: str) -> Report:
+    """Every measure for each period from `first` to `last` (local dates in `time_zone`, both included)."""
     zone = ZoneInfo(time_zone)
     spans = periods(first, last, by, zone)
     columns: Dict[str, List[Optional[float]]] = {}
@@ -149,7 +150,6 @@ def build_report(app_db_url: str, tracker_db_url: str, first: date, last: date, 
     rows = tuple({name: columns[name][index] for name in MEASURES} for index in range(len(spans)))
     return Report(first, last, by, time_zone, spans, rows, {name: total[name] for name in MEASURES},
                   tuple(top_intents))
-
 
 
 def _ratio(part: Optional[float], whole: Optional[float]) -> Optional[float]:

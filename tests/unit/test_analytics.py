@@ -108,6 +108,20 @@ def test_a_message_at_2330_in_chicago_counts_on_that_day_across_the_clock_change
     assert spans[SPRING_FORWARD] == timedelta(hours=23) and spans[MONDAY] == timedelta(hours=24)
 
 
+def test_every_period_starts_exactly_at_local_midnight(urls):
+    days = [MONDAY + timedelta(days=n) for n in range(21)]
+    midnights = [local(day, 0) for day in days]
+    # Each day's first and last second, and one second on either side of the range.
+    seconds = [moment for start, end in zip(midnights, midnights[1:], strict=False)
+               for moment in (start, end - timedelta(seconds=1))]
+    outside = [midnights[0] - timedelta(seconds=1), midnights[-1]]
+    save_conversation(urls["tracker"], "edges", *(user(moment, "ask_iop") for moment in seconds + outside))
+    found = report(urls, days[0], days[-2])
+    assert [row["visitor_messages"] for row in found.rows] == [2] * 20
+    weeks = report(urls, days[0], days[-2], "week")
+    assert [row["visitor_messages"] for row in weeks.rows] == [14, 14, 12]
+
+
 def test_an_empty_range_and_a_fresh_install_give_zeros(urls):
     found = report(urls, MONDAY, MONDAY + timedelta(days=2))
     assert found.rows == (zeros(),) * 3 and found.total == zeros() and found.top_intents == ()
