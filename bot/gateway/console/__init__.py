@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket
 from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, review, row_ids
 from bot.gateway.console.audit_page import audit_page
 from bot.gateway.console.knowledge_page import knowledge_page
+from bot.gateway.console.reports import reports_csv, reports_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "console"
 
@@ -52,6 +53,8 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/review/decide", review.decide, methods=["POST"]),
         Route("/console/review/export", review.export, methods=["POST"]),
         Route("/console/knowledge", knowledge_page),
+        Route("/console/reports", reports_page),
+        Route("/console/reports.csv", reports_csv),
         WebSocketRoute("/console/ws", live_socket),
         # The script and styles hold nothing private, and the sign-in page needs them.
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
