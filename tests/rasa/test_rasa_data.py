@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from bot.ops.processes import rasa_environment
-from bot.ops.training import ensure_trained
+from bot.ops.training import train_model
 from bot.settings import REPO_ROOT
 
 RASA = [sys.executable, "-m", "rasa"]
@@ -39,7 +39,7 @@ def test_rasa_data_validate_reports_no_errors_or_warnings():
 
 
 def test_test_stories_pass_without_a_single_prediction_error(tmp_path):
-    model = ensure_trained()
+    model = train_model()
     result = run_rasa("test", "core", "--model", str(model), "--stories", "tests/test_stories.yml",
                       "--fail-on-prediction-errors", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

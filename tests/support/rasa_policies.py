@@ -13,7 +13,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.ops.training import ensure_trained
+from bot.ops.training import train_model
 from bot.rasa_plugins.tracker_store import RecentEventsSQLTrackerStore
 from bot.settings import REPO_ROOT
 
@@ -23,7 +23,7 @@ DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
 @lru_cache(maxsize=1)
 def rule_only_data() -> dict:
     """What the trained RulePolicy tells MemoizationPolicy to leave out of its states."""
-    with tarfile.open(ensure_trained()) as model:
+    with tarfile.open(train_model()) as model:
         member = next(m for m in model.getmembers() if m.name.endswith("rule_only_data.json"))
         return json.load(model.extractfile(member))
 

@@ -115,6 +115,13 @@ INDIRECT = [
     "dying sounds better than this",
     "i bought a rope",
     "i have a rope in my closet and i've been thinking about using it",
+    # The fourth held-out round's misses, in other words (docs/nlu.md).
+    "is there a payment plan, i dont think ill be around long enough to pay it off",
+    "i won't live long enough to finish a 12 week program",
+    "honestly not sure i even want to live anymore, do you take medicaid",
+    "i dont know if i want to be alive next year",
+    "parked on the overpass right now and thinking i might just jump",
+    "im up on the roof of my building, i want to let go",
 ]
 
 THIRD_PERSON = [
@@ -244,6 +251,12 @@ def test_the_pattern_that_fired_is_reported(detector, text, pattern_id):
 
 HARD_NEGATIVES = [
     "can i stop cold turkey or will that kill me",
+    "not sure i want to live in st louis during treatment, is there housing",
+    "im not sure i want to live with my parents while i do iop",
+    "i live by the bridge, how far is your clinic",
+    "i want to jump in and start treatment this week",
+    "do you have a bridge program between detox and iop",
+    "will it last long enough to cover detox, my insurance i mean",
     "my cousin attempted suicide years ago, stable for years now, can family join sessions",
     "we lost my uncle to suicide and my aunt is using kratom, how can we help",
     "i self harmed in college, havent in 6 years, does that change my treatment",
