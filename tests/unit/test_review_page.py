@@ -66,7 +66,8 @@ def test_relabel_then_export_from_the_pages(settings, ids):
         decided = post(client, "/console/review/decide", conversation_id="conv-r", event_id=str(ids["c1"]),
                        decision="relabel", intent="ask_insurance", filter="low_confidence")
         assert decided.headers["location"] == f"/console/review?filter=low_confidence#message-{ids['c1']}"
-        assert "relabel as <strong>ask_insurance</strong>, by Ana" in " ".join(client.get("/console/review").text.split())
+        shown = " ".join(client.get("/console/review").text.split())
+        assert "relabel as <strong>ask_insurance</strong>, by Ana" in shown
         exported = post(client, "/console/review/export")
         assert re.search(r"1 new examples written to reviewed.yml", exported.text)
         assert "- do u take my insurence" in settings.reviewed_nlu_file.read_text()
