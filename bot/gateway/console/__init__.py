@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, row_ids
+from bot.gateway.console import auth, callbacks, canned, conversation, models_page, presence, queue, row_ids
 from bot.gateway.console.audit_page import audit_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "console"
@@ -47,6 +47,10 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/canned", canned.add_canned, methods=["POST"]),
         Route("/console/canned/{reply_id:row_id}/delete", canned.delete_canned, methods=["POST"]),
         Route("/console/audit", audit_page),
+        Route("/console/models", models_page.models_page),
+        Route("/console/models/deploy", models_page.deploy_model, methods=["POST"]),
+        Route("/console/models/rollback", models_page.roll_back, methods=["POST"]),
+        Route("/console/models/{name}/{chart}.png", models_page.chart),
         WebSocketRoute("/console/ws", live_socket),
         # The script and styles hold nothing private, and the sign-in page needs them.
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),
