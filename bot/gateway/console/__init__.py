@@ -2,8 +2,8 @@
 
 auth (sign-in, sessions, CSRF, guards), queue, conversation (transcript, context, notes, claim,
 reply, resolve), callbacks (contact details, close), canned replies, presence, the audit log
-(admins) and live (the console's websocket). Every page and form needs a signed-in staff member;
-every read and action is audited.
+(admins), models (maintainers: deploy, roll back) and live (the console's websocket). Every page
+and form needs a signed-in staff member; every read and action is audited.
 """
 
 from __future__ import annotations
