@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.staff import main as staff_main
 
         return staff_main(argv[1:])
+    if argv[:1] == ["deploy"]:
+        from bot.cli.deploy import main as deploy_main
+
+        return deploy_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser(
@@ -41,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "purge", help="delete conversations, notes, closed handoffs and callbacks older than RETENTION_DAYS")
     purge.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
     commands.add_parser("staff", help="staff console accounts: add, list, reset-password, unlock (see --help)")
+    commands.add_parser("deploy", help="make a trained model live on the running rasa server, or --rollback")
     args = parser.parse_args(argv)
 
     try:

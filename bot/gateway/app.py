@@ -22,6 +22,7 @@ from bot.gateway.console.live import StaffHub
 from bot.gateway.console.sign_in_throttle import SignInThrottle
 from bot.gateway.event_bus import EventBus
 from bot.gateway.metrics import Metrics
+from bot.gateway.model_switch import ModelSwitch
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.gateway.server import HeadSizeLimit, ListenerGuard, StrictTransportSecurity
 from bot.gateway.visitor.safety_net import SafetyNet
@@ -77,6 +78,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         safety = SafetyNet(settings, app.state.rasa, app.state.staff_hub)
         app.state.hub = VisitorHub(settings, app.state.rasa, app.state.bus, safety, app.state.metrics,
                                    on_paused_message=app.state.staff_hub.visitor_wrote, texts=texts)
+        # Switches the rasa server's model (console, CLI); every gateway's relay follows its hold.
+        app.state.model_switch = ModelSwitch(settings, app.state.rasa, app.state.bus, app.state.hub.relay.hold)
         await app.state.bus.start()
         background = [asyncio.create_task(every(seconds, job, app)) for seconds, job in HOUSEKEEPING]
         yield
@@ -135,6 +138,8 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
             Route("/internal/handoffs", internal_api.open_handoff, methods=["POST"]),
             Route("/internal/handoffs/status", internal_api.handoff_status, methods=["POST"]),
             Route("/internal/callbacks", internal_api.store_callback, methods=["POST"]),
+            Route("/internal/models/deploy", internal_api.deploy_model, methods=["POST"]),
+            Route("/internal/models/rollback", internal_api.rollback_model, methods=["POST"]),
             *console.routes(),
         ],
         lifespan=lifespan,

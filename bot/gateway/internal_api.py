@@ -8,21 +8,28 @@ conversation now, or `{"status": "unavailable"}` when no one is online or it
 is outside staff hours (an urgent handoff is still queued for the next
 person to log in). `POST /internal/handoffs/status` with `{"conversation_id"}` answers
 `{"open": true|false}`: whether the conversation has a waiting or active handoff.
+
+For `python -m bot deploy` (docs/deploying.md): `POST /internal/models/deploy` with
+`{"model", "by", "force": false}` and `POST /internal/models/rollback` with `{"by"}` (`by`: who asked).
+A refused switch answers at once with an HTTP error and `{"error"}`; a switch that starts answers
+200 with one JSON object per line: `{"step"}` as it goes, then `{"result": {"ok", "message", ...}}`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Any, Dict, Optional, Tuple, Union
+import json
+from typing import Any, AsyncIterator, Dict, Optional, Tuple, Union
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bot.domain.handoffs.hours import StaffHours
 from bot.domain.handoffs.lifecycle import PRIORITIES
+from bot.gateway.model_switch import ModelSwitch, SwitchOutcome, SwitchRefused
 from bot.settings import Settings
-from bot.store import CallbackRequest, Handoff, handoffs, session_scope, utcnow
+from bot.store import CallbackRequest, Handoff, ModelDeployment, handoffs, session_scope, utcnow
 
 REQUIRED = ("conversation_id", "reason", "priority")
 # The longest value each field may have: the handoff fields' column sizes (bot/store/models.py); the
@@ -30,7 +37,9 @@ REQUIRED = ("conversation_id", "reason", "priority")
 # time of day need.
 FIELD_CHARS = {**{name: Handoff.__table__.c[name].type.length
                   for name in ("conversation_id", "reason", "priority", "last_intent")},
-               "first_name": 100, "contact": 254, "best_time": 200}
+               "first_name": 100, "contact": 254, "best_time": 200,
+               "model": ModelDeployment.__table__.c["model_name"].type.length,
+               "by": ModelDeployment.__table__.c["deployed_by"].type.length}
 
 
 def authorised(request: Request, settings: Settings) -> bool:
@@ -120,3 +129,46 @@ async def handoff_status(request: Request) -> JSONResponse:
 def _open_handoff_id(settings: Settings, conversation_id: str) -> Optional[int]:
     with session_scope(settings.app_db_url) as session:
         return handoffs.open_handoff_id(session, conversation_id)
+
+
+async def deploy_model(request: Request) -> Response:
+    """`POST /internal/models/deploy`: switch the rasa server to a trained model (the CLI's deploy)."""
+    body = await read_request(request, ("model", "by"))
+    if isinstance(body, JSONResponse):
+        return body
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        return JSONResponse({"error": "missing or invalid: force"}, status_code=400)
+    return await _switch(request, "deploy", body["by"], model=body["model"], force=force)
+
+
+async def rollback_model(request: Request) -> Response:
+    """`POST /internal/models/rollback`: switch back to the model the live one replaced."""
+    body = await read_request(request, ("by",))
+    if isinstance(body, JSONResponse):
+        return body
+    return await _switch(request, "rollback", body["by"])
+
+
+async def _switch(request: Request, kind: str, by: str, **options: Any) -> Response:
+    switch: ModelSwitch = request.app.state.model_switch
+    steps: "asyncio.Queue[str]" = asyncio.Queue()
+    try:
+        task = await switch.start(kind, deployed_by=by, progress=steps.put_nowait, **options)
+    except SwitchRefused as refused:
+        return JSONResponse({"error": refused.reason}, status_code=refused.status)
+    return StreamingResponse(_progress_lines(task, steps), media_type="application/x-ndjson")
+
+
+async def _progress_lines(task: "asyncio.Task[SwitchOutcome]", steps: "asyncio.Queue[str]") -> AsyncIterator[str]:
+    """Each step as it happens, then the outcome. A caller that hangs up stops the lines, not the switch."""
+    while not task.done():
+        next_step = asyncio.ensure_future(steps.get())
+        await asyncio.wait({next_step, task}, return_when=asyncio.FIRST_COMPLETED)
+        if next_step.done():
+            yield json.dumps({"step": next_step.result()}) + "\n"
+        else:
+            next_step.cancel()
+    while not steps.empty():
+        yield json.dumps({"step": steps.get_nowait()}) + "\n"
+    yield json.dumps({"result": task.result().as_json()}) + "\n"

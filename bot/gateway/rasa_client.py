@@ -1,4 +1,4 @@
-"""Talks to the rasa server for the gateway: the REST channel, the tracker and health."""
+"""Talks to the rasa server for the gateway: the REST channel, the tracker, health and the loaded model."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ class RasaUnavailable(Exception):
     """Rasa could not be reached or did not answer in time."""
 
 
+class RasaUnreachable(RasaUnavailable):
+    """No connection to Rasa was made, so it never saw the request: sending it again is safe."""
+
+
+# Errors raised before a request reaches Rasa.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 # The gateway's own input channel into Rasa (bot/rasa_plugins/gateway_channel.py).
 CHANNEL_PATH = "/webhooks/gateway/webhook"
 
@@ -29,11 +37,17 @@ class RasaClient:
             timeout=settings.rasa_timeout_seconds,
             limits=httpx.Limits(max_keepalive_connections=50, max_connections=200),
         )
+        # Visitor messages with Rasa now: a model switch lets them finish before it loads the new model.
+        self._sending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def close(self) -> None:
         await self._http.aclose()
 
     async def send(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        self._sending += 1
+        self._idle.clear()
         try:
             response = await self._http.post(
                 f"{self._base}{CHANNEL_PATH}",
@@ -41,9 +55,49 @@ class RasaClient:
                 json={"sender": conversation_id, "message": text, "metadata": metadata},
             )
             response.raise_for_status()
+        except _NOT_SENT as exc:
+            raise RasaUnreachable(str(exc) or type(exc).__name__) from exc
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                self._idle.set()
+        return response.json()
+
+    async def wait_idle(self, seconds: float) -> int:
+        """Wait up to `seconds` for the visitor messages now with Rasa; how many are still there."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+        return self._sending
+
+    async def status(self) -> Dict[str, Any]:
+        """Rasa's /status: the loaded model's file name (`model_file`) and id (`model_id`)."""
+        try:
+            response = await self._http.get(f"{self._base}/status", params={"token": self._settings.rasa_token},
+                                            timeout=5)
+            response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         return response.json()
+
+    async def load_model(self, model_file: str, timeout: float) -> None:
+        """PUT /model: Rasa builds an agent for `model_file` (a path on this host) and swaps it in. It
+        keeps the old agent if loading fails."""
+        try:
+            response = await self._http.put(f"{self._base}/model", params={"token": self._settings.rasa_token},
+                                            json={"model_file": model_file}, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
+        if response.status_code != 204:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            reason = body.get("message") if isinstance(body, dict) else None
+            raise RasaUnavailable(f"HTTP {response.status_code}: {reason or response.text[:200]}")
 
     async def events(self, conversation_id: str) -> List[Dict[str, Any]]:
         """All events of the conversation, or [] for one Rasa has never seen."""

@@ -2,8 +2,9 @@
 
 auth (sign-in, sessions, CSRF, guards), queue, conversation (transcript, context, notes, claim,
 reply, resolve), callbacks (contact details, close), canned replies, presence, the audit log
-(admins), the review queue (maintainers) and live (the console's websocket). Every page and form
-needs a signed-in staff member; every read and action is audited.
+(admins), maintainers' pages (the review queue, models: deploy and roll back, knowledge due for
+review), reports and live (the console's websocket). Every page and form needs a signed-in staff
+member; every read and action is audited.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from bot.gateway.console import auth, callbacks, canned, conversation, presence, queue, review, row_ids
+from bot.gateway.console import (
+    auth,
+    callbacks,
+    canned,
+    conversation,
+    models_page,
+    presence,
+    queue,
+    review,
+    row_ids,
+)
 from bot.gateway.console.audit_page import audit_page
 from bot.gateway.console.knowledge_page import knowledge_page
 from bot.gateway.console.reports import reports_csv, reports_page
@@ -55,6 +66,10 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/knowledge", knowledge_page),
         Route("/console/reports", reports_page),
         Route("/console/reports.csv", reports_csv),
+        Route("/console/models", models_page.models_page),
+        Route("/console/models/deploy", models_page.deploy_model, methods=["POST"]),
+        Route("/console/models/rollback", models_page.roll_back, methods=["POST"]),
+        Route("/console/models/{name}/{chart}.png", models_page.chart),
         WebSocketRoute("/console/ws", live_socket),
         # The script and styles hold nothing private, and the sign-in page needs them.
         Mount("/console/static", StaticFiles(directory=STATIC), name="console-static"),

@@ -13,7 +13,8 @@ from starlette.websockets import WebSocket
 
 from bot.domain.safety.detector import CrisisMatch
 from bot.gateway.metrics import Metrics
-from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.model_switch import SwitchHold
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable, RasaUnreachable
 from bot.gateway.visitor.failures import report_failure
 from bot.gateway.visitor.frames import (
     Frame,
@@ -39,6 +40,11 @@ logger = logging.getLogger(__name__)
 # How much of an over-long message the crisis rules read (the detector's cost grows with length).
 MAX_CRISIS_SCAN_CHARS = 10_000
 
+# A message that could not reach Rasa while a model switch was under way (or just after) is sent
+# again, this many times, this far apart.
+SWITCH_RETRIES = 3
+SWITCH_RETRY_SECONDS = 1.0
+
 # Told of a visitor message Rasa recorded without answering; True if a handoff is open for it.
 PausedMessageHandler = Callable[[str, str, float], Awaitable[bool]]
 
@@ -49,7 +55,8 @@ class MessageRelay:
     reach, 988 and 911) when anything on the way fails, with one log line and a count on /metrics.
 
     Messages of one conversation are relayed one at a time, in order; each is answered in a task of
-    its own, which `drain` waits for at shutdown.
+    its own, which `drain` waits for at shutdown. While a model switch is announced (`hold`), messages
+    wait before going to Rasa; a crisis is answered by the gateway at once.
     """
 
     def __init__(self, settings: Settings, texts: VisitorTexts, rasa: RasaClient, safety: SafetyNet,
@@ -70,6 +77,8 @@ class MessageRelay:
         self._locks: Dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Messages being answered, on every socket; shutdown waits for them.
         self._in_flight: Set["asyncio.Task[None]"] = set()
+        # Held by a model switch announced on any gateway (bot/gateway/model_switch.py).
+        self.hold = SwitchHold(settings.model_switch_seconds)
 
     def start(self, websocket: WebSocket, conversation_id: str, frame: Frame, page_url: Optional[str],
               client: str) -> None:
@@ -125,9 +134,16 @@ class MessageRelay:
         if too_long and match is None:
             await send(websocket, self.texts.error_frame("message_too_long", client_id=client_id))
             return
+        # A model switch may be holding this conversation's earlier message, and with it the lock below:
+        # a crisis is answered now, and goes to Rasa in its turn.
+        answered = False
+        if match is not None and self.hold.held():
+            await send(websocket, ack_frame(client_id, time.time()))
+            await self._send_crisis_answer(websocket, conversation_id, client_id, match, "model_switch")
+            answered = True
 
         async with self._locks[conversation_id]:
-            earlier = self.replies.get(conversation_id, client_id)
+            earlier = None if answered else self.replies.get(conversation_id, client_id)
             if earlier is not None:
                 await send(websocket, ack_frame(client_id, earlier["ts"]))
                 await send(websocket, earlier)
@@ -135,8 +151,9 @@ class MessageRelay:
             waits = [self.rate_limit.retry_after(conversation_id), self.client_rate_limit.retry_after(client)]
             retry_after = max((wait for wait in waits if wait is not None), default=None)
             if (retry_after is not None or too_long) and match is not None:
-                await self._send_crisis_answer(websocket, conversation_id, client_id, match,
-                                               "too_long" if too_long else "rate_limited")
+                if not answered:
+                    await self._send_crisis_answer(websocket, conversation_id, client_id, match,
+                                                   "too_long" if too_long else "rate_limited")
                 if too_long:
                     # After the crisis answer, and for no message in particular: the widget keeps it.
                     await send(websocket, self.texts.error_frame("message_too_long"))
@@ -148,28 +165,33 @@ class MessageRelay:
             # Only payloads the bot offered are obeyed; anything else is read as words.
             message = self.offered.vet(conversation_id, message)
             received = time.time()
-            await send(websocket, ack_frame(client_id, received))
+            if not answered:
+                await send(websocket, ack_frame(client_id, received))
             await self.sockets.broadcast(conversation_id, echo_frame(client_id, message.shown, received),
                                          skip=websocket)
             await self.sockets.broadcast(conversation_id, typing_frame(True))
             # The page goes into the tracker with the message, for the console's visitor context.
             metadata = {"client_id": client_id, "display_text": message.display_text, "page_url": page_url}
-            await self._relay(websocket, conversation_id, message, metadata, received, match)
+            await self._relay(websocket, conversation_id, message, metadata, received, match, answered)
         if not self._locks[conversation_id].locked() and conversation_id not in self.sockets:
             self._locks.pop(conversation_id, None)
 
     async def _relay(self, websocket: WebSocket, conversation_id: str, message: VisitorMessage,
-                     metadata: Dict[str, Any], received: float, match: Optional[CrisisMatch]) -> None:
-        """Rasa's answer to one message, with the gateway's crisis answer wherever Rasa gives none."""
+                     metadata: Dict[str, Any], received: float, match: Optional[CrisisMatch],
+                     answered: bool = False) -> None:
+        """Rasa's answer to one message, with the gateway's crisis answer wherever Rasa gives none
+        (`answered`: the visitor has it already)."""
         client_id = message.client_id
-        rasa_call = asyncio.ensure_future(self.rasa.send(conversation_id, message.text, metadata))
+        held = self.hold.held()
+        rasa_call = asyncio.ensure_future(self._send_to_rasa(conversation_id, message.text, metadata))
         rasa_call.add_done_callback(_retrieve_outcome)
-        answered = False
-        if match is not None:
-            # Crisis first: a slow Rasa must not keep 988 and 911 from the visitor.
-            done, _ = await asyncio.wait({rasa_call}, timeout=self.settings.crisis_reply_seconds)
+        if match is not None and not answered:
+            # Crisis first: a slow Rasa, or one a model switch holds messages for, must not keep 988 and
+            # 911 from the visitor.
+            done, _ = await asyncio.wait({rasa_call}, timeout=0 if held else self.settings.crisis_reply_seconds)
             if not done:
-                await self._send_crisis_answer(websocket, conversation_id, client_id, match, "rasa_slow")
+                await self._send_crisis_answer(websocket, conversation_id, client_id, match,
+                                               "model_switch" if held else "rasa_slow")
                 answered = True
         try:
             replies = await rasa_call
@@ -202,6 +224,24 @@ class MessageRelay:
             await self.sockets.broadcast(conversation_id, bot_frame(None, bot_messages(replies), False))
             return
         await self._send_answer(websocket, conversation_id, client_id, bot_messages(replies), is_urgent(replies))
+
+    async def _send_to_rasa(self, conversation_id: str, text: str,
+                            metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Rasa's replies, once no model switch holds messages; one that could not reach Rasa during a
+        switch is sent again (it never arrived, so it is not answered twice)."""
+        await self.hold.wait()
+        retries = 0
+        while True:
+            try:
+                return await self.rasa.send(conversation_id, text, metadata)
+            except RasaUnreachable:
+                retries += 1
+                if retries > SWITCH_RETRIES or not self.hold.active_within(SWITCH_RETRY_SECONDS * SWITCH_RETRIES):
+                    raise
+                logger.warning("rasa unreachable during a model switch, sending again: conversation=%s",
+                               conversation_id)
+            await asyncio.sleep(SWITCH_RETRY_SECONDS)
+            await self.hold.wait()
 
     async def _paused_message(self, websocket: WebSocket, conversation_id: str, message: VisitorMessage,
                               metadata: Dict[str, Any], received: float, match: Optional[CrisisMatch]) -> None:
