@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,13 +25,14 @@ from sqlalchemy import select
 
 from bot.domain.model_registry import live_model, name_of, read_evaluation
 from bot.ops.processes import rasa_environment
-from bot.ops.training import data_fingerprint, ensure_trained
-from bot.settings import REPO_ROOT
+from bot.ops.training import train_model
+from bot.settings import REPO_ROOT, get_settings
 from bot.store import AuditEntry, ModelDeployment, session_scope
 from devtools.local_stack import Stack, running_stack
 from tests.support import log_privacy
 from tests.support.artifacts import ARTIFACTS
 from tests.support.sockets import NoFrame, recv_json
+from tests.support.worse_model import cached_model, write_project
 
 # The first run trains the second model (about two minutes) before the servers start.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -47,39 +46,22 @@ THINK_SECONDS = 0.3
 CHAT_BEFORE_SECONDS = 4.0
 CHAT_AFTER_SECONDS = 4.0
 ANSWER_SECONDS = 30.0
-SWAP_CACHE = Path(tempfile.gettempdir()) / f"engage-swaptest-{data_fingerprint()}"
 
 Frame = Dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def second_model() -> Path:
-    """A second real model, trained on this repository's config and data: the same answers, its own
-    model_id. Cached per training-data fingerprint, so only the first run pays for training.
-    (To be replaced by tests/support/worse_model.py.)"""
-    ensure_trained()  # builds the spaCy pipeline both models load
-    target = SWAP_CACHE / "engage-swaptest.tar.gz"
-    if not target.exists():
-        scratch = Path(tempfile.mkdtemp(prefix="engage-swaptest-"))
-        started = time.monotonic()
-        ARTIFACTS.mkdir(exist_ok=True)
-        with open(ARTIFACTS / "swaptest-train.log", "wb") as log:
-            subprocess.run([sys.executable, "-m", "rasa", "train", "--fixed-model-name", "engage-swaptest",
-                            "--out", str(scratch), "--config", "config.yml", "--domain", "domain.yml",
-                            "--data", "data", "--force"],
-                           cwd=REPO_ROOT, env=rasa_environment(), check=True, stdout=log, stderr=subprocess.STDOUT,
-                           timeout=600)
-        SWAP_CACHE.mkdir(parents=True, exist_ok=True)
-        os.replace(scratch / target.name, target)
-        print(f"trained {target} in {time.monotonic() - started:.0f} s")
-    return target
+def second_model(tmp_path_factory) -> Path:
+    """A second real model with its own model_id and answers of its own: the deliberately worse one
+    (tests/support/worse_model.py), trained once per machine and cached."""
+    return cached_model(write_project(tmp_path_factory.mktemp("worse-project")), get_settings())
 
 
 @pytest.fixture(scope="module")
 def swap_stack(postgres_database, second_model, tmp_path_factory) -> Iterator[Stack]:
     """The three servers with a models folder of their own (both models linked in), so live.txt and
     the deployments are this module's alone."""
-    current = ensure_trained()
+    current = train_model()
     models = tmp_path_factory.mktemp("models")
     first = models / current.name
     first.symlink_to(current)
