@@ -5,18 +5,16 @@ by Rasa's own store, so their columns hold what Rasa writes."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Dict, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 
-from bot.store import dispose_engines, make_engine, migrate, session_scope
+from bot.store import session_scope
 from bot.store.analytics import MAX_DAYS, MEASURES, build_report, percentile, periods
 from bot.store.handoffs import claim, open_handoff, resolve
-from tests.support.app_db import add_staff
+from tests.support.app_db import add_staff, app_and_tracker_urls
 from tests.support.report_seed import (
     bot,
     local,
@@ -36,24 +34,8 @@ ZONE = "America/Chicago"
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def urls(request, tmp_path) -> Iterator[Dict[str, str]]:
     """A migrated app DB and a tracker store with no events table yet, on each database."""
-    if request.param == "sqlite":
-        app, tracker = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'tracker.db'}"
-        admin = None
-    else:
-        # A schema of its own: the session's database also holds the running servers' conversations.
-        database = request.getfixturevalue("postgres_database")
-        schema = f"reports_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(database)
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        app = tracker = f"{database}?options=-csearch_path%3D{schema}"
-    migrate(app)
-    yield {"app": app, "tracker": tracker}
-    dispose_engines()
-    if admin is not None:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with app_and_tracker_urls(request, tmp_path, "reports") as urls:
+        yield urls
 
 
 def report(urls, first: date, last: date, by: str = "day"):

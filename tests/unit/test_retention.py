@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Dict, Iterator
 
@@ -28,14 +27,12 @@ from bot.store import (
     Note,
     ReviewDecision,
     StaffMember,
-    dispose_engines,
-    make_engine,
-    migrate,
     session_scope,
     utcnow,
 )
 from bot.store.handoffs import claim, expire_waiting, open_handoff, resolve
 from bot.store.retention import purge_expired
+from tests.support.app_db import app_and_tracker_urls
 
 DOMAIN = Domain.load(str(REPO_ROOT / "domain.yml"))
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -49,24 +46,8 @@ def days_ago(days: float, now: datetime = NOW) -> datetime:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def urls(request, tmp_path) -> Iterator[Dict[str, str]]:
     """A migrated app DB and a tracker store URL whose tables do not exist yet, on each database."""
-    if request.param == "sqlite":
-        app, tracker = f"sqlite:///{tmp_path / 'app.db'}", f"sqlite:///{tmp_path / 'tracker.db'}"
-        admin = None
-    else:
-        # A schema of its own: the session's database also holds the running servers' conversations.
-        database = request.getfixturevalue("postgres_database")
-        schema = f"retention_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(database)
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        app = tracker = f"{database}?options=-csearch_path%3D{schema}"
-    migrate(app)
-    yield {"app": app, "tracker": tracker}
-    dispose_engines()
-    if admin is not None:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with app_and_tracker_urls(request, tmp_path, "retention") as urls:
+        yield urls
 
 
 def settings_for(urls: Dict[str, str], retention_days: int = 180):

@@ -164,6 +164,21 @@ def staff_form(handler: StaffHandler) -> Callable[[Request], Awaitable[Response]
     return guarded
 
 
+def maintainers_only(handler: StaffHandler) -> StaffHandler:
+    """Under staff_page or staff_form: a staff member without the maintainer role (admins have it)
+    gets a page saying so instead."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request, staff: Staff) -> Response:
+        if not staff["maintainer"]:
+            return render(request, "message.html", staff, status_code=403, title="Maintainers only",
+                          message="This page is for maintainers and admins. An admin can give your account "
+                                  "the maintainer role.", back="/console")
+        return await handler(request, staff)
+
+    return guarded
+
+
 def _login_page(request: Request, message: str = "", status_code: int = 200) -> Response:
     token = secrets.token_urlsafe(32)
     response = render(request, "login.html", None, status_code=status_code, title="Sign in",

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from bot.domain.knowledge.freshness import Review, due_for_review, is_official, law_entries_without_official_source
 from bot.domain.knowledge.loader import KnowledgeFileError, load
 from bot.domain.knowledge.schema import Entry
-from bot.gateway.console.auth import Staff, staff_page
+from bot.gateway.console.auth import Staff, maintainers_only, staff_page
 from bot.gateway.console.render import render
 from bot.settings import Settings
 from bot.store import audit
@@ -34,12 +34,10 @@ def _viewed_reviews(settings: Settings, staff_id: int, today: datetime.date) -> 
 
 
 @staff_page
+@maintainers_only
 async def knowledge_page(request: Request, staff: Staff) -> Response:
     """Maintainers only: what to review in data/knowledge.yml, soonest due first."""
     settings: Settings = request.app.state.settings
-    if not staff["maintainer"]:
-        return render(request, "message.html", staff, status_code=403, title="Maintainers only",
-                      message="The knowledge review list is for maintainers.", back="/console")
     today = datetime.date.today()
     try:
         due, unsourced = await asyncio.to_thread(_viewed_reviews, settings, staff["staff_id"], today)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from bot.domain.model_registry import UnknownModel, live_model, model_file, name_of, read_evaluation, trained_models
-from bot.gateway.console.auth import Staff, staff_form, staff_page
+from bot.gateway.console.auth import Staff, maintainers_only, staff_form, staff_page
 from bot.gateway.console.render import HEADERS, render
 from bot.gateway.model_switch import ModelSwitch, SwitchRefused, gate_passed
 from bot.gateway.rasa_client import RasaUnavailable
@@ -120,32 +120,23 @@ async def _page(request: Request, staff: Staff, status_code: int = 200, notice: 
                   hold_seconds=settings.model_switch_seconds, **data)
 
 
-def _maintainers_only(request: Request, staff: Staff) -> Response:
-    return render(request, "message.html", staff, status_code=403, title="Maintainers only",
-                  message="The models page is for maintainers and admins. An admin can give your account the "
-                          "maintainer role.", back="/console")
-
-
 @staff_page
+@maintainers_only
 async def models_page(request: Request, staff: Staff) -> Response:
-    if not staff["maintainer"]:
-        return _maintainers_only(request, staff)
     return await _page(request, staff)
 
 
 @staff_form
+@maintainers_only
 async def deploy_model(request: Request, staff: Staff) -> Response:
     """Deploy a trained model that passed the gate. There is no force here: that is the CLI's alone."""
-    if not staff["maintainer"]:
-        return _maintainers_only(request, staff)
     model = (await request.form()).get("model")
     return await _switch(request, staff, "deploy", model=model if isinstance(model, str) else "")
 
 
 @staff_form
+@maintainers_only
 async def roll_back(request: Request, staff: Staff) -> Response:
-    if not staff["maintainer"]:
-        return _maintainers_only(request, staff)
     return await _switch(request, staff, "rollback")
 
 
@@ -162,11 +153,10 @@ async def _switch(request: Request, staff: Staff, kind: str, **options: Any) -> 
 
 
 @staff_page
+@maintainers_only
 async def chart(request: Request, staff: Staff) -> Response:
     """A model's confusion matrix or per-intent F1 chart (PNG from its evaluation). Not audited: the
     page that shows them is."""
-    if not staff["maintainer"]:
-        return _maintainers_only(request, staff)
     kind = request.path_params["chart"]
     try:
         model = model_file(request.app.state.settings, request.path_params["name"])

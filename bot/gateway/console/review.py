@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.domain.training_examples import catalogue_intents
-from bot.gateway.console.auth import Staff, staff_form, staff_page
+from bot.gateway.console.auth import Staff, maintainers_only, staff_form, staff_page
 from bot.gateway.console.render import render
 from bot.gateway.console.row_ids import MAX_ID_DIGITS
 from bot.store import audit, review_queue
@@ -32,13 +32,6 @@ def _intents(domain_file: Path) -> Tuple[str, ...]:
     return catalogue_intents(domain_file)
 
 
-def _refused(request: Request, staff: Staff) -> Optional[Response]:
-    if staff["maintainer"]:
-        return None
-    return render(request, "message.html", staff, status_code=403, title="Maintainers only",
-                  message="The review queue is for maintainers (ask an admin for the role).", back="/console")
-
-
 def _number(value: object) -> Optional[int]:
     text = str(value or "")
     return int(text) if text.isdigit() and len(text) <= MAX_ID_DIGITS else None
@@ -51,10 +44,8 @@ def _back(fields: Mapping[str, Any]) -> str:
 
 
 @staff_page
+@maintainers_only
 async def review_page(request: Request, staff: Staff) -> Response:
-    refused = _refused(request, staff)
-    if refused:
-        return refused
     settings = request.app.state.settings
     params = request.query_params
     filter_name = params.get("filter") or "all"
@@ -72,10 +63,8 @@ async def review_page(request: Request, staff: Staff) -> Response:
 
 
 @staff_form
+@maintainers_only
 async def decide(request: Request, staff: Staff) -> Response:
-    refused = _refused(request, staff)
-    if refused:
-        return refused
     settings = request.app.state.settings
     form = await request.form()
     event_id = _number(form.get("event_id"))
@@ -97,10 +86,8 @@ async def decide(request: Request, staff: Staff) -> Response:
 
 
 @staff_form
+@maintainers_only
 async def export(request: Request, staff: Staff) -> Response:
-    refused = _refused(request, staff)
-    if refused:
-        return refused
     settings = request.app.state.settings
     report = await asyncio.to_thread(review_queue.export_reviewed, settings, staff["staff_id"])
     return render(request, "review_export.html", staff, title="Export", report=report)
