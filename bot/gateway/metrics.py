@@ -1,6 +1,7 @@
-"""Counters of what went wrong on the visitor path, served at `/metrics` (Prometheus text format).
+"""Counters of the visitor path, served at `/metrics` (Prometheus text format).
 
-Each one is a failure the visitor was still answered through; a rising count is worth an alert.
+Most are failures the visitor was still answered through (a rising count is worth an alert); the
+model-switch ones count messages a deploy held or sent again (docs/deploying.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ COUNTERS: Dict[str, str] = {
     "stale_pauses_resumed": "Conversations paused in Rasa with no open handoff, switched back on",
     "unretrieved_task_errors": "Errors in background tasks that nothing else handled",
     "housekeeping_failures": "Failed rounds of a housekeeping job (expiry, redaction, retention)",
+    "messages_held_for_model_switch": "Visitor messages held while a new model loaded (answered after it)",
+    "messages_resent_after_model_switch": "Visitor messages sent to Rasa again after a model switch refused them",
 }
 
 

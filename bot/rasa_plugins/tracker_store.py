@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import functools
 import json
-from typing import Any, Iterator, List, Optional, Text
+from typing import Any, Iterator, List, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -46,7 +46,11 @@ PAGE_SIZE = 64
 # type (and slot) in this conversation", which this index answers with a seek
 # instead of a scan of the whole conversation.
 STATE_INDEX = "ix_events_sender_type_name_id"
-EVENT_COLUMNS = ("id", "sender_id", "type_name", "timestamp", "action_name", "data")
+# The console's reports count events of a type over a time range (bot/store/analytics.py): without
+# this index each report reads the whole table.
+TIME_INDEX = "ix_events_type_name_timestamp"
+# intent_name: the review queue and the reports read the predicted intent from it.
+EVENT_COLUMNS = ("id", "sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 
 
 def check_rasa_internals() -> None:
@@ -59,11 +63,12 @@ def check_rasa_internals() -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _state_index() -> sa.Index:
+def _indexes() -> Tuple[sa.Index, ...]:
     # Made once: an Index joins its table's metadata, so one made per store would be created again by
     # every later store's create_all, and on a new PostgreSQL database the duplicate undoes the table.
     event = SQLTrackerStore.SQLEvent
-    return sa.Index(STATE_INDEX, event.sender_id, event.type_name, event.action_name, event.id)
+    return (sa.Index(STATE_INDEX, event.sender_id, event.type_name, event.action_name, event.id),
+            sa.Index(TIME_INDEX, event.type_name, event.timestamp))
 
 
 class RecentEventsSQLTrackerStore(SQLTrackerStore):
@@ -71,8 +76,9 @@ class RecentEventsSQLTrackerStore(SQLTrackerStore):
         check_rasa_internals()
         try:
             super().__init__(*args, **kwargs)
-            # A database made before the index existed gets it now; a new one got it with the table.
-            _state_index().create(self.engine, checkfirst=True)
+            # A database made before an index existed gets it now; a new one got them with the table.
+            for index in _indexes():
+                index.create(self.engine, checkfirst=True)
         except AttributeError as error:
             raise RasaInternalChanged(f"Creating the tracker store failed ({error}); "
                                       f"update {THIS_FILE} for this Rasa version.") from error

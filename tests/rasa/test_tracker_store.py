@@ -6,6 +6,7 @@ import asyncio
 from typing import List
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from rasa.core.tracker_store import SQLTrackerStore, create_tracker_store
 from rasa.shared.core.events import (
@@ -25,7 +26,7 @@ from rasa.shared.core.events import (
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_plugins.rasa_server import RasaInternalChanged
-from bot.rasa_plugins.tracker_store import VISIBLE_TURNS, RecentEventsSQLTrackerStore
+from bot.rasa_plugins.tracker_store import STATE_INDEX, TIME_INDEX, VISIBLE_TURNS, RecentEventsSQLTrackerStore
 from bot.settings import REPO_ROOT
 from tests.support.rasa_policies import (
     DOMAIN,
@@ -264,7 +265,7 @@ def test_a_changed_signature_stops_the_store(monkeypatch, url, name, replacement
 
 def test_a_missing_event_column_stops_the_store(monkeypatch, url):
     # A mapped column cannot be removed, so a Rasa whose events table lost `action_name` is stood in for.
-    columns = {name: None for name in ("id", "sender_id", "type_name", "timestamp", "data")}
+    columns = {name: None for name in ("id", "sender_id", "type_name", "timestamp", "intent_name", "data")}
     monkeypatch.setattr(SQLTrackerStore, "SQLEvent", type("SQLEvent", (), columns))
     with pytest.raises(RasaInternalChanged, match=r"SQLEvent has no action_name\. bot/rasa_plugins/tracker_store\.py"):
         RecentEventsSQLTrackerStore(domain=DOMAIN, host=url)
@@ -280,3 +281,10 @@ def test_rasa_loads_the_store_from_endpoints_and_does_not_fall_back_to_memory(mo
     monkeypatch.delattr(SQLTrackerStore, "_additional_events")
     with pytest.raises(RasaInternalChanged, match="_additional_events"):
         create_tracker_store(endpoint, DOMAIN)
+
+
+def test_the_store_indexes_what_the_console_and_the_window_look_up(store):
+    """The windowed lookups by conversation, type and id; the reports' counts by type over time."""
+    indexes = {index["name"]: index["column_names"] for index in sa.inspect(store.engine).get_indexes("events")}
+    assert indexes[STATE_INDEX] == ["sender_id", "type_name", "action_name", "id"]
+    assert indexes[TIME_INDEX] == ["type_name", "timestamp"]

@@ -336,6 +336,7 @@ def test_a_message_waits_for_the_release_then_goes_to_rasa(gateway):
         frames = [receive_json(ws, 5) for _ in range(2)]
     assert frames[-1]["type"] == "bot" and frames[-1]["reply_to"] == "c-1"
     assert rasa.sent() == ["what is iop"]
+    assert gateway.app.state.metrics.value("messages_held_for_model_switch") == 1
 
 
 def test_a_hold_nobody_releases_lets_messages_go_after_model_switch_seconds(settings, monkeypatch):
@@ -362,6 +363,7 @@ def test_a_message_that_could_not_reach_rasa_during_a_switch_is_sent_again(gatew
         frames = [receive_json(ws, 5) for _ in range(2)]
     assert frames[-1]["type"] == "bot" and frames[-1]["reply_to"] == "c-1"
     assert rasa.sent() == ["what is iop"] * 3
+    assert gateway.app.state.metrics.value("messages_resent_after_model_switch") == 2
 
 
 def test_without_a_switch_an_unreachable_rasa_is_not_retried(gateway):

@@ -229,6 +229,8 @@ class MessageRelay:
                             metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         """Rasa's replies, once no model switch holds messages; one that could not reach Rasa during a
         switch is sent again (it never arrived, so it is not answered twice)."""
+        if self.hold.held():
+            self.metrics.count("messages_held_for_model_switch")
         await self.hold.wait()
         retries = 0
         while True:
@@ -238,6 +240,7 @@ class MessageRelay:
                 retries += 1
                 if retries > SWITCH_RETRIES or not self.hold.active_within(SWITCH_RETRY_SECONDS * SWITCH_RETRIES):
                     raise
+                self.metrics.count("messages_resent_after_model_switch")
                 logger.warning("rasa unreachable during a model switch, sending again: conversation=%s",
                                conversation_id)
             await asyncio.sleep(SWITCH_RETRY_SECONDS)
