@@ -10,10 +10,11 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from bot.gateway.app import create_app
-from bot.store import ReviewDecision, session_scope
+from bot.store import AuditEntry, ReviewDecision, session_scope
 from tests.support.console_client import add_staff, audit_actions, console_settings, post, sign_in
 from tests.support.tracker_seed import save_messages
 
@@ -105,3 +106,24 @@ def test_a_bad_filter_is_a_clear_error(settings, ids):
     with signed_in(settings, maintainer=True) as client:
         assert client.get("/console/review?filter=everything").status_code == 400
         assert client.get("/console/review?before=abc").status_code == 400
+
+
+def test_a_messages_conversation_opens_read_only_and_the_view_is_audited(settings, ids):
+    with signed_in(settings, maintainer=True) as client:
+        queue = client.get("/console/review").text
+        assert 'href="/console/review/conversations/conv-r"' in queue
+        page = client.get("/console/review/conversations/conv-r")
+        assert page.status_code == 200
+        assert "do u take my insurence" in page.text and html.escape(INJECTED, quote=False) in page.text
+        assert INJECTED not in page.text and "<form" not in page.text.split("<main>")[1]
+        assert client.get("/console/review/conversations/conv-none").status_code == 404
+        assert client.get("/console/review/conversations/" + "x" * 200).status_code == 400
+    with session_scope(settings.app_db_url) as session:
+        viewed = session.execute(select(AuditEntry.conversation_id).where(
+            AuditEntry.action == "review.view_transcript")).scalars().all()
+    assert viewed == ["conv-r", "conv-none"]
+
+
+def test_staff_without_the_role_cannot_open_a_conversation_from_the_queue(settings, ids):
+    with signed_in(settings) as client:
+        assert client.get("/console/review/conversations/conv-r").status_code == 403

@@ -63,6 +63,7 @@ def routes() -> List[Union[Route, Mount, WebSocketRoute]]:
         Route("/console/review", review.review_page),
         Route("/console/review/decide", review.decide, methods=["POST"]),
         Route("/console/review/export", review.export, methods=["POST"]),
+        Route("/console/review/conversations/{conversation_id}", review.transcript),
         Route("/console/knowledge", knowledge_page),
         Route("/console/reports", reports_page),
         Route("/console/reports.csv", reports_csv),

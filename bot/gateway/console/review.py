@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -17,7 +17,9 @@ from bot.domain.training_examples import catalogue_intents
 from bot.gateway.console.auth import Staff, maintainers_only, staff_form, staff_page
 from bot.gateway.console.render import render
 from bot.gateway.console.row_ids import MAX_ID_DIGITS
-from bot.store import audit, review_queue
+from bot.gateway.visitor.transcript import history as transcript_history
+from bot.settings import Settings
+from bot.store import audit, rasa_events, review_queue
 from bot.store.review_queue import FILTERS, ReviewError
 
 FILTER_LABELS = {
@@ -83,6 +85,35 @@ async def decide(request: Request, staff: Staff) -> Response:
         return render(request, "message.html", staff, status_code=400, title="Not saved", message=str(error),
                       back=_back(form))
     return RedirectResponse(f"{_back(form)}#message-{event_id}", status_code=303)
+
+
+# Enough context for a decision; the handoff page shows whole conversations to the staff who have them.
+TRANSCRIPT_MESSAGES = 200
+MAX_CONVERSATION_ID_CHARS = 128
+
+
+def _viewed_transcript(settings: Settings, staff_id: int, conversation_id: str) -> List[Dict[str, Any]]:
+    audit.record_alone(settings.app_db_url, staff_id, "review.view_transcript", conversation_id=conversation_id)
+    return transcript_history(rasa_events.latest_visible_events(settings.tracker_db_url, conversation_id,
+                                                                TRANSCRIPT_MESSAGES))
+
+
+@staff_page
+@maintainers_only
+async def transcript(request: Request, staff: Staff) -> Response:
+    """A message's conversation, read-only, for the context a decision needs (audited; retention deletes
+    it with the conversation)."""
+    settings: Settings = request.app.state.settings
+    conversation_id = request.path_params["conversation_id"]
+    if len(conversation_id) > MAX_CONVERSATION_ID_CHARS:
+        return render(request, "message.html", staff, status_code=400, title="Bad request",
+                      message="That is not a conversation id.", back="/console/review")
+    entries = await asyncio.to_thread(_viewed_transcript, settings, staff["staff_id"], conversation_id)
+    if not entries:
+        return render(request, "message.html", staff, status_code=404, title="Not found",
+                      message="No such conversation (retention may have deleted it).", back="/console/review")
+    return render(request, "review_transcript.html", staff, title="Conversation", transcript=entries,
+                  conversation_id=conversation_id, limit=TRANSCRIPT_MESSAGES)
 
 
 @staff_form
