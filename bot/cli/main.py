@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check":
             check_data_files()
             print(f"settings, {settings.knowledge_file.name} and crisis patterns are valid")
+            warn_of_stale_knowledge(settings)
             print(f"demo page with the chat widget: http://{settings.gateway_host}:{settings.gateway_port}/")
             print(f"rasa gateway channel (loopback, token): http://127.0.0.1:{settings.rasa_port}/webhooks/gateway/webhook")
             print(f"staff console:                  http://{settings.gateway_host}:{settings.gateway_port}/console"
@@ -133,6 +134,21 @@ def check_data_files() -> None:
 
     knowledge()
     CrisisDetector.from_file()
+
+
+def warn_of_stale_knowledge(settings) -> None:
+    """Stale answers do not stop the bot (visitors still need it); `make test` fails on them."""
+    import datetime
+
+    from bot.domain.knowledge.freshness import problems
+    from bot.domain.knowledge.loader import default as knowledge
+
+    found = problems(knowledge(), datetime.date.today(), settings.knowledge_review_days,
+                     settings.knowledge_law_review_days)
+    for problem in found:
+        print(f"warning: {problem}", file=sys.stderr)
+    if found:
+        print("warning: re-check those knowledge entries (the console's Knowledge page lists them)", file=sys.stderr)
 
 
 def purge_expired_data(settings, dry_run: bool) -> None:

@@ -154,3 +154,25 @@ def test_the_real_law_entries_are_marked():
     marked = {entry.id for entry in default().entries if entry.law}
     assert {"kratom_legal", "confidentiality"} <= marked
     assert all(is_official(source) for source in default().require("kratom_legal").sources)
+
+
+def test_the_check_command_warns_of_stale_entries_and_still_passes(monkeypatch, capsys):
+    """Stale answers are a maintainer's job, not a reason to stop the bot: `check` warns, exit 0."""
+    from bot.cli.main import main
+    from bot.domain.knowledge import loader
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("KNOWLEDGE_REVIEW_DAYS", "1")
+    monkeypatch.setenv("KNOWLEDGE_LAW_REVIEW_DAYS", "1")
+    get_settings.cache_clear()
+    loader.default.cache_clear()
+    try:
+        assert main(["check"]) == 0
+    finally:
+        get_settings.cache_clear()
+        loader.default.cache_clear()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: entry ")]
+    # A day's limit: every entry reviewed before yesterday is overdue.
+    stale = [entry.id for entry in loader.default().entries
+             if entry.reviewed < datetime.date.today() - datetime.timedelta(days=1)]
+    assert stale and sorted(line.split(":")[1].split()[1] for line in warnings) == sorted(stale)
