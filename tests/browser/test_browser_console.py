@@ -8,7 +8,6 @@ the transcript) must arrive over the console's live socket, without reloading th
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Iterator, List
 
 import pytest
@@ -18,15 +17,12 @@ from sqlalchemy import select, update
 
 from bot.domain.knowledge.loader import default as knowledge
 from bot.store import Handoff, StaffMember, handoffs, session_scope, utcnow
-from tests.support.artifacts import artifacts_dir
 from tests.support.browser_chat import open_chat, send, wait_for_bot_text
-from tests.support.console_client import PASSWORD, add_staff
+from tests.support.browser_console import TIMEOUT, Browsing, open_context, sign_in, wait_live
+from tests.support.console_client import add_staff
 
 pytestmark = pytest.mark.integration
 
-SCREENSHOTS = artifacts_dir("screenshots")
-TIMEOUT = 30_000
-VIEWPORT = {"width": 1280, "height": 900}
 
 # The OS notification is the edge we cannot observe: record what the page asks the browser to show.
 RECORD_NOTIFICATIONS = """
@@ -46,45 +42,9 @@ RECORD_NOTIFICATIONS = """
   window.Notification = Recorded;
 })();
 """
-# Chromium also logs violations to the console; this makes sure each one is reported in words we look for.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  console.error("Content Security Policy violation: " + event.violatedDirective + " blocked " + event.blockedURI);
-});
-"""
 # Set on a loaded page; still there later only if the page was never reloaded or left.
 NO_RELOAD_MARK = "() => { window.__noReload = true; }"
 STILL_SAME_PAGE = "() => window.__noReload === true"
-
-
-@dataclass
-class Browsing:
-    """One browser context with its page, and what went wrong in it."""
-
-    name: str
-    context: object
-    page: object
-    errors: List[str] = field(default_factory=list)
-    csp: List[str] = field(default_factory=list)
-
-    def screenshot(self, test_name: str) -> None:
-        self.page.screenshot(path=str(SCREENSHOTS / f"console-{test_name}-{self.name}.png"))
-
-    def assert_clean(self) -> None:
-        assert self.errors == [], f"JavaScript errors in the {self.name}'s page: {self.errors}"
-        assert self.csp == [], f"Content Security Policy violations in the {self.name}'s page: {self.csp}"
-
-
-def open_context(browser, name: str, **options) -> Browsing:
-    context = browser.new_context(viewport=VIEWPORT, **options)
-    context.set_default_timeout(TIMEOUT)
-    context.add_init_script(REPORT_CSP_VIOLATIONS)
-    page = context.new_page()
-    browsing = Browsing(name, context, page)
-    page.on("pageerror", lambda error: browsing.errors.append(str(error)))
-    page.on("console", lambda message: browsing.csp.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    return browsing
 
 
 @pytest.fixture
@@ -135,20 +95,6 @@ def visitor_context(browser, contexts, stack, name: str = "visitor") -> Browsing
     browsing.page.goto(stack.gateway_url + "/")
     open_chat(browsing.page)
     return browsing
-
-
-def sign_in(page, stack, email: str) -> None:
-    page.goto(stack.gateway_url + "/console/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Signed in as Rosa.")).to_be_visible()
-    wait_live(page)
-
-
-def wait_live(page) -> None:
-    """The page's live socket is connected (set by console.js when the socket opens)."""
-    page.locator('body[data-live="on"]').wait_for(state="attached", timeout=TIMEOUT)
 
 
 def conversation_id_of(visitor: Browsing) -> str:

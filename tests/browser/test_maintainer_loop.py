@@ -28,10 +28,10 @@ from bot.ops import evaluation
 from bot.ops.processes import rasa_environment
 from bot.ops.training import train_model
 from devtools.local_stack import Stack, running_stack
-from tests.browser.test_browser_console import TIMEOUT, open_context, sign_in
 from tests.support import log_privacy
 from tests.support.artifacts import ARTIFACTS
 from tests.support.browser_chat import send, wait_for_bot_text, widget
+from tests.support.browser_console import TIMEOUT, open_context, sign_in
 from tests.support.console_client import add_staff
 from tests.support.worse_model import cached_model, write_project
 
