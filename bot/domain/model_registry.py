@@ -18,6 +18,8 @@ from bot.settings import Settings
 LIVE_POINTER = "live.txt"
 MODEL_SUFFIX = ".tar.gz"
 EVALUATION_SUFFIX = ".evaluation.json"
+# The evaluation's charts beside the model: `<name>.confusion.png`, `<name>.f1.png`.
+CHART_KINDS = ("confusion", "f1")
 
 
 class UnknownModel(ValueError):
@@ -67,6 +69,15 @@ def set_live_model(settings: Settings, model: Path) -> None:
 
 def evaluation_file(model: Path) -> Path:
     return model.with_name(name_of(model) + EVALUATION_SUFFIX)
+
+
+def chart_file(model: Path, kind: str) -> Path:
+    return model.with_name(f"{name_of(model)}.{kind}.png")
+
+
+def evaluation_files(model: Path) -> List[Path]:
+    """What lies beside a model about it: its evaluation report and charts (which may not exist)."""
+    return [evaluation_file(model), *(chart_file(model, kind) for kind in CHART_KINDS)]
 
 
 def read_evaluation(model: Path) -> Optional[Dict[str, Any]]:

@@ -358,12 +358,10 @@ class ModelSwitch:
 
     async def _loaded_name(self) -> Optional[str]:
         try:
-            status = await self._rasa.status()
+            return await self._rasa.loaded_model()
         except RasaUnavailable as exc:
             logger.warning("rasa /status during a model switch: %s", exc)
             return None
-        loaded = status.get("model_file") if isinstance(status, dict) else None
-        return name_of(Path(loaded)) if isinstance(loaded, str) and loaded else None
 
     def _step(self, progress: Progress, step: str) -> None:
         logger.info("model switch: %s", step)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import httpx
 
+from bot.domain.model_registry import name_of
 from bot.settings import Settings
 from bot.store import rasa_events
 
@@ -82,6 +84,12 @@ class RasaClient:
         except httpx.HTTPError as exc:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         return response.json()
+
+    async def loaded_model(self) -> Optional[str]:
+        """The name (engage-<hash>) of the model Rasa has loaded, or None when it reports none."""
+        status = await self.status()
+        loaded = status.get("model_file") if isinstance(status, dict) else None
+        return name_of(Path(loaded)) if isinstance(loaded, str) and loaded else None
 
     async def load_model(self, model_file: str, timeout: float) -> None:
         """PUT /model: Rasa builds an agent for `model_file` (a path on this host) and swaps it in. It

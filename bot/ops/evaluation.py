@@ -48,6 +48,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from bot.domain import model_registry
+from bot.domain.safety.patterns_file import INTENTS as CRISIS_INTENTS
 from bot.ops.gate import CRISIS_RECALL_REQUIRED
 from bot.settings import REPO_ROOT
 
@@ -58,7 +59,9 @@ EVALUATION_FILES = tuple(HELDOUT / name for name in (
     "in_scope.yml", "out_of_scope.yml", "crisis.yml", "hard_negatives.yml", "far_domain.txt")) + (TEST_STORIES,)
 OUT_OF_SCOPE = "out_of_scope"
 NO_GUESS = {OUT_OF_SCOPE, "nlu_fallback"}
-SAFETY = {"crisis_self_harm", "medical_emergency"}
+SAFETY = set(CRISIS_INTENTS)
+# The files whose messages carry the intent they should get (far_domain.txt carries none).
+LABELLED = ("in_scope", "out_of_scope", "crisis", "hard_negatives")
 MODEL_PREFIX = "engage-"
 
 
@@ -149,11 +152,15 @@ def load_evaluation_set() -> Dict[str, Any]:
     }
 
 
+def labelled_intents(data: Dict[str, Any], predicted: Dict[str, List[str]]) -> Tuple[List[str], List[str]]:
+    """The labelled messages' expected intents, and their predicted ones (raw names), in file order."""
+    return ([intent for part in LABELLED for _, intent in data[part]],
+            [p for part in LABELLED for p in predicted[part]])
+
+
 def report_from_predictions(data: Dict[str, Any], predicted: Dict[str, List[str]]) -> Dict[str, Any]:
     """Every figure of the report from each file's predictions (raw intent names, in file order)."""
-    labelled = ("in_scope", "out_of_scope", "crisis", "hard_negatives")
-    expected = [intent for part in labelled for _, intent in data[part]]
-    report = intent_figures(expected, [p for part in labelled for p in predicted[part]])
+    report = intent_figures(*labelled_intents(data, predicted))
     report.update({
         "in_scope_accuracy": accuracy([i for _, i in data["in_scope"]],
                                       [normalise(p) for p in predicted["in_scope"]]),
@@ -164,7 +171,7 @@ def report_from_predictions(data: Dict[str, Any], predicted: Dict[str, List[str]
         "crisis_false_alarm_rate": share_in(predicted["hard_negatives"], SAFETY),
         "far_domain_in_scope_rate": 1 - share_in(predicted["far_domain"], NO_GUESS | SAFETY),
         "far_domain_crisis": sum(p in SAFETY for p in predicted["far_domain"]),
-        "counts": {part: len(data[part]) for part in (*labelled, "far_domain")},
+        "counts": {part: len(data[part]) for part in (*LABELLED, "far_domain")},
     })
     return report
 
@@ -247,10 +254,9 @@ def evaluate(model: Path, project: Path = REPO_ROOT) -> Dict[str, Any]:
         # The verdict from when it was trained stays with the model.
         report["gate"] = previous["gate"]
     model_registry.write_evaluation(model, report)
-    expected = [i for part in ("in_scope", "out_of_scope", "crisis", "hard_negatives") for _, i in data[part]]
-    flat = [normalise(p) for part in ("in_scope", "out_of_scope", "crisis", "hard_negatives") for p in predicted[part]]
-    plot_confusion_matrix(expected, flat, chart_file(model, "confusion"), name)
-    plot_f1(report["per_intent"], chart_file(model, "f1"), name)
+    expected, raw = labelled_intents(data, predicted)
+    plot_confusion_matrix(expected, [normalise(p) for p in raw], model_registry.chart_file(model, "confusion"), name)
+    plot_f1(report["per_intent"], model_registry.chart_file(model, "f1"), name)
     return report
 
 
@@ -266,16 +272,12 @@ def evaluation_for(model: Path, project: Path = REPO_ROOT) -> Tuple[Dict[str, An
     """The model's report and whether it was just made: the file beside it if current, else a new one."""
     existing = model_registry.read_evaluation(model)
     if existing is not None and is_current(existing, model) and all(
-            chart_file(model, kind).is_file() for kind in ("confusion", "f1")):
+            model_registry.chart_file(model, kind).is_file() for kind in model_registry.CHART_KINDS):
         return existing, False
     return evaluate(model, project), True
 
 
 # Output.
-
-def chart_file(model: Path, kind: str) -> Path:
-    return model.with_name(f"{model_registry.name_of(model)}.{kind}.png")
-
 
 def _pyplot() -> Any:
     import matplotlib  # type: ignore[import-untyped]

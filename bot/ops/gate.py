@@ -16,14 +16,14 @@ CRISIS_RECALL_REQUIRED = 1.0
 # Figures are ratios of a few hundred messages; rounding keeps a drop of exactly the margin (0.95 -
 # 0.93 = 0.0200000000000000018) from counting as over it.
 PRECISION = 9
-# (key, label, gated): the rows of the comparison table.
+# (key, label): the rows of the comparison table; judge() says which of them it gates on.
 COMPARED = (
-    ("accuracy", "intent accuracy", True),
-    ("macro_f1", "macro-F1", True),
-    ("crisis_recall", "crisis recall", True),
-    ("in_scope_accuracy", "in-scope accuracy", False),
-    ("oos_recall", "out-of-scope recall", False),
-    ("crisis_false_alarm_rate", "crisis false alarms", False),
+    ("accuracy", "intent accuracy"),
+    ("macro_f1", "macro-F1"),
+    ("crisis_recall", "crisis recall"),
+    ("in_scope_accuracy", "in-scope accuracy"),
+    ("oos_recall", "out-of-scope recall"),
+    ("crisis_false_alarm_rate", "crisis false alarms"),
 )
 
 
@@ -125,7 +125,7 @@ def judge(candidate: Dict[str, Any], live: Optional[Dict[str, Any]], max_accurac
                 reasons.append(f"{label} fell by {drop:.3f} ({float(live[key]):.3f} -> "
                                f"{float(candidate[key]):.3f}), more than the {margin:.3f} allowed")
     rows = [Row(label, None if live is None else float(live[key]), float(candidate[key]))
-            for key, label, _ in COMPARED if key in candidate and (live is None or key in live)]
+            for key, label in COMPARED if key in candidate and (live is None or key in live)]
     stories = candidate.get("stories")
     if stories:
         live_stories = (live or {}).get("stories")

@@ -79,8 +79,7 @@ def _prune_old_models(keep: Path, settings: Settings) -> None:
     others = [p for p in model_registry.trained_models(settings) if p not in kept]
     for stale in others[max(0, MODELS_KEPT - len(kept)):]:
         stale.unlink()
-        for beside in (model_registry.evaluation_file(stale), evaluation.chart_file(stale, "confusion"),
-                       evaluation.chart_file(stale, "f1")):
+        for beside in model_registry.evaluation_files(stale):
             beside.unlink(missing_ok=True)
 
 

@@ -24,16 +24,10 @@ from sqlalchemy.orm import Session
 from bot.domain.safety.patterns_file import INTENTS as CRISIS_INTENTS
 from bot.store.db import session_scope
 from bot.store.models import CallbackRequest, Handoff, HandoffTransition, MessageRating
-from bot.store.rasa_events import tracker_store
+from bot.store.rasa_events import EVENTS, UNANSWERED_INTENTS, tracker_store
 
-# Rasa's SQLTrackerStore table (rasa/core/tracker_store.py, SQLEvent): Rasa fills intent_name from
-# the message's final parse, after the fallback classifier and the crisis override.
-EVENTS = sa.table("events", sa.column("id", sa.Integer), sa.column("sender_id", sa.String),
-                  sa.column("type_name", sa.String), sa.column("timestamp", sa.Float),
-                  sa.column("intent_name", sa.String), sa.column("data", sa.Text))
-# Messages the assistant could not answer: too unsure (FallbackClassifier) or off the clinic's topics.
-UNANSWERED_INTENTS = ("nlu_fallback", "out_of_scope")
-# A staff reply is a bot event whose metadata names the staff member (gateway/rasa_client.py).
+# Rasa fills the events' intent_name from a message's final parse, after the fallback classifier and
+# the crisis override. A staff reply is a bot event whose metadata names the staff member (gateway/rasa_client.py).
 STAFF_REPLY_KEY = '"staff_name"'
 GROUPINGS = ("day", "week")
 MAX_DAYS = 366

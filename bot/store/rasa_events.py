@@ -17,6 +17,9 @@ from bot.store.db import SQLITE_BUSY_SECONDS
 EVENTS = sa.table("events", sa.column("id", sa.Integer), sa.column("sender_id", sa.String),
                   sa.column("type_name", sa.String), sa.column("timestamp", sa.Float),
                   sa.column("intent_name", sa.String), sa.column("data", sa.Text))
+# What Rasa predicts for a message it will not answer as an admissions question: too unsure
+# (FallbackClassifier) or off the clinic's topics.
+UNANSWERED_INTENTS = ("nlu_fallback", "out_of_scope")
 # The events a visitor saw: what they said and what was said to them.
 VISIBLE_TYPES = ("user", "bot")
 

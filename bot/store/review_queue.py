@@ -22,14 +22,13 @@ from sqlalchemy.orm import Session
 
 from bot.domain import training_examples
 from bot.domain.privacy.scrubbing import scrub
+from bot.domain.safety.patterns_file import INTENTS as CRISIS_INTENTS
 from bot.settings import Settings
 from bot.store import audit
 from bot.store.db import session_scope
 from bot.store.models import Handoff, MessageRating, ReviewDecision, StaffMember, utcnow
-from bot.store.rasa_events import EVENTS, tracker_store
+from bot.store.rasa_events import EVENTS, UNANSWERED_INTENTS, tracker_store
 
-SAFETY_INTENTS = ("crisis_self_harm", "medical_emergency")
-FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 FILTERS = ("all", "fallback", "low_confidence", "handoff", "crisis", "thumbs_down", "undecided")
 PAGE_SIZE = 50
 SCAN_ROWS = 5_000
@@ -78,7 +77,7 @@ class ReviewPage:
 
 
 def crisis_layer(intent: Optional[str], parse: Dict[str, Any]) -> Optional[str]:
-    if intent not in SAFETY_INTENTS:
+    if intent not in CRISIS_INTENTS:
         return None
     rule = parse.get("safety_rule")
     if not rule:
@@ -121,9 +120,9 @@ def _user_events(filter_name: str, before: Optional[int], limit: int) -> Any:
     if before is not None:
         query = query.where(EVENTS.c.id < before)
     if filter_name == "fallback":
-        query = query.where(EVENTS.c.intent_name.in_(FALLBACK_INTENTS))
+        query = query.where(EVENTS.c.intent_name.in_(UNANSWERED_INTENTS))
     elif filter_name == "crisis":
-        query = query.where(EVENTS.c.intent_name.in_(SAFETY_INTENTS))
+        query = query.where(EVENTS.c.intent_name.in_(CRISIS_INTENTS))
     return query
 
 
@@ -240,7 +239,7 @@ def decide(settings: Settings, staff_id: int, conversation_id: str, event_id: in
             session.add(row)
         row.text, row.message_at, row.predicted_intent, row.confidence = text, at, predicted, confidence
         row.decision, row.intent = decision, intent
-        row.crisis = predicted in SAFETY_INTENTS or intent in SAFETY_INTENTS
+        row.crisis = predicted in CRISIS_INTENTS or intent in CRISIS_INTENTS
         row.crisis_confirmed_by = None
         row.decided_by, row.decided_at = staff_id, utcnow()
         session.flush()

@@ -24,7 +24,6 @@ from playwright.sync_api import expect
 
 from bot.domain import model_registry
 from bot.domain.knowledge.loader import default as knowledge
-from bot.ops import evaluation
 from bot.ops.processes import rasa_environment
 from bot.ops.training import train_model
 from devtools.local_stack import Stack, running_stack
@@ -46,8 +45,7 @@ PROJECT_FILES = ("config.yml", "domain.yml", "data", "encoder.lock")
 
 def copy_model(model: Path, folder: Path) -> Path:
     """The model and its evaluation and charts, into another models folder."""
-    for source in (model, model_registry.evaluation_file(model), evaluation.chart_file(model, "confusion"),
-                   evaluation.chart_file(model, "f1")):
+    for source in (model, *model_registry.evaluation_files(model)):
         if source.exists():
             shutil.copy2(source, folder / source.name)
     return folder / model.name

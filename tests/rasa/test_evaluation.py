@@ -109,8 +109,7 @@ def test_the_gate_refuses_a_worse_model_and_force_makes_it_live(tmp_path):
     good_report, _ = evaluation.evaluation_for(good)
     models = tmp_path / "models"
     live = beside(good, models)
-    for path in (model_registry.evaluation_file(good), evaluation.chart_file(good, "confusion"),
-                 evaluation.chart_file(good, "f1")):
+    for path in model_registry.evaluation_files(good):
         (models / path.name).write_bytes(path.read_bytes())
     project = write_project(tmp_path / "project")
     worse = worse_model(project, models)

@@ -8,6 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from bot.gateway.rasa_client import RasaClient
+
 
 class FakeRasa:
     def __init__(self, settings: Any = None, loaded: str = "engage-old.tar.gz") -> None:
@@ -44,6 +46,9 @@ class FakeRasa:
         if self.status_error is not None:
             raise self.status_error
         return {"model_file": self.loaded, "model_id": self.model_ids.get(self.loaded)}
+
+    # The real client's reading of /status, on the fake's answer.
+    loaded_model = RasaClient.loaded_model
 
     async def load_model(self, model_file: str, timeout: float) -> None:
         self.calls.append(("load", model_file))

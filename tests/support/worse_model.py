@@ -88,8 +88,7 @@ def worse_model(project: Path, models_dir: Path, evaluated: bool = False, settin
     if evaluated:
         evaluation.evaluation_for(cached, project)
     models_dir.mkdir(parents=True, exist_ok=True)
-    beside = [model_registry.evaluation_file(cached), evaluation.chart_file(cached, "confusion"),
-              evaluation.chart_file(cached, "f1")]
+    beside = model_registry.evaluation_files(cached)
     for path in [cached] + (beside if evaluated else []):
         shutil.copyfile(path, models_dir / path.name)
     return models_dir / cached.name

@@ -13,7 +13,15 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from bot.domain.model_registry import UnknownModel, live_model, model_file, name_of, read_evaluation, trained_models
+from bot.domain.model_registry import (
+    UnknownModel,
+    chart_file,
+    live_model,
+    model_file,
+    name_of,
+    read_evaluation,
+    trained_models,
+)
 from bot.gateway.console.auth import Staff, maintainers_only, staff_form, staff_page
 from bot.gateway.console.render import HEADERS, render
 from bot.gateway.model_switch import ModelSwitch, SwitchRefused, gate_passed
@@ -52,11 +60,7 @@ def scores(evaluation: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _charts(model: Path) -> List[str]:
-    return [kind for kind in CHARTS if _chart_file(model, kind).is_file()]
-
-
-def _chart_file(model: Path, kind: str) -> Path:
-    return model.with_name(f"{name_of(model)}.{kind}.png")
+    return [kind for kind in CHARTS if chart_file(model, kind).is_file()]
 
 
 def _deployment(row: ModelDeployment) -> Dict[str, Any]:
@@ -108,9 +112,7 @@ async def _page(request: Request, staff: Staff, status_code: int = 200, notice: 
     settings: Settings = request.app.state.settings
     switch: ModelSwitch = request.app.state.model_switch
     try:
-        status = await request.app.state.rasa.status()
-        loaded_file = status.get("model_file")
-        loaded = name_of(Path(loaded_file)) if isinstance(loaded_file, str) and loaded_file else None
+        loaded = await request.app.state.rasa.loaded_model()
         rasa_problem = "" if loaded else "The rasa server reports no model loaded."
     except RasaUnavailable as exc:
         loaded, rasa_problem = None, f"The rasa server did not answer ({exc}); shown is what live.txt names."
@@ -162,7 +164,7 @@ async def chart(request: Request, staff: Staff) -> Response:
         model = model_file(request.app.state.settings, request.path_params["name"])
     except UnknownModel:
         model = None
-    if kind not in CHARTS or model is None or not _chart_file(model, kind).is_file():
+    if kind not in CHARTS or model is None or not chart_file(model, kind).is_file():
         return render(request, "message.html", staff, status_code=404, title="No such chart",
                       message="That model has no such chart.", back="/console/models")
-    return FileResponse(_chart_file(model, kind), media_type="image/png", headers=HEADERS)
+    return FileResponse(chart_file(model, kind), media_type="image/png", headers=HEADERS)
