@@ -261,6 +261,7 @@ def audited(stack: Stack) -> List[str]:
 
 def test_a_deploy_under_ten_chatting_visitors_drops_nothing_and_the_new_model_answers(swap_stack, second_model):
     first = loaded(swap_stack)
+    audited_before = len(audited(swap_stack))
     if first["model_file"] == second_model.name:
         pytest.fail("the second model is live before the deploy: this module's stack was reused")
     run = asyncio.run(chat_through(swap_stack, through_internal_api(swap_stack, name_of(second_model))))
@@ -278,7 +279,7 @@ def test_a_deploy_under_ten_chatting_visitors_drops_nothing_and_the_new_model_an
         "deploy", name_of(second_model), name_of(Path(first["model_file"])), "hot-swap-test", None, True)
     evaluation = read_evaluation(swap_stack.settings.models_dir / second_model.name)
     assert (json.loads(row.evaluation) if row.evaluation else None) == evaluation
-    assert "model.deploy" in audited(swap_stack)
+    assert audited(swap_stack)[audited_before:].count("model.deploy") == 1
 
 
 def test_a_rollback_from_the_cli_under_chatting_visitors_drops_nothing(swap_stack, second_model):
@@ -287,6 +288,7 @@ def test_a_rollback_from_the_cli_under_chatting_visitors_drops_nothing(swap_stac
         assert result["ok"], result
     before = loaded(swap_stack)
     previous = deployments(swap_stack)[-1].previous_model
+    audited_before = len(audited(swap_stack))
     run = asyncio.run(chat_through(swap_stack, through_the_cli(swap_stack)))
     cli = run.switch
     assert cli["code"] == 0, cli
@@ -301,7 +303,8 @@ def test_a_rollback_from_the_cli_under_chatting_visitors_drops_nothing(swap_stac
     row = deployments(swap_stack)[-1]
     assert (row.kind, row.model_name, row.previous_model, row.staff_id) == (
         "rollback", previous, second_model.name[: -len(".tar.gz")], None)
-    assert audited(swap_stack)[-1] == "model.rollback"
+    # The visitors' own entries (a crisis opens an urgent handoff) interleave with the switch's.
+    assert audited(swap_stack)[audited_before:].count("model.rollback") == 1
 
 
 def test_a_second_deploy_while_one_runs_is_refused(swap_stack, second_model):
