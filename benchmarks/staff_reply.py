@@ -13,6 +13,7 @@ import json
 import re
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -77,7 +78,7 @@ def main() -> None:
     for label, redis_url in runs:
         with tempfile.TemporaryDirectory() as tmp:
             with running_stack(f"sqlite:///{tmp}/tracker.db", Path(tmp) / "logs", with_gateway=True,
-                               redis_url=redis_url) as stack:
+                               redis_url=redis_url, redis_channel=f"engage-bench:{uuid.uuid4().hex}") as stack:
                 times = asyncio.run(measure(stack, args.replies))
         print(f"staff reply -> visitor screen, {label:32} {summary_ms(times)}")
 

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Rasa's SQLTrackerStore; one URL switches SQLite to PostgreSQL.
     tracker_db_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
     redis_url: Optional[str] = None
+    # The gateways' pub/sub channel on that Redis: deployments (or test runs) sharing one Redis each
+    # use their own, so none hears another's staff replies or model switches.
+    redis_channel: str = Field("engage:gateway-events", min_length=1, max_length=200)
 
     # The Python 3.11 interpreter of the gateway and the action server (requirements-public.lock);
     # only the rasa server runs on the Python 3.10 of .venv (Rasa 3.6 needs it).

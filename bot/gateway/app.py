@@ -72,7 +72,7 @@ def create_app(settings: Optional[Settings] = None) -> Starlette:
         # Fails here, at start-up, when no key is configured outside development.
         app.state.contact_cipher = contact_cipher(settings)
         app.state.rasa = RasaClient(settings)
-        app.state.bus = EventBus(settings.redis_url)
+        app.state.bus = EventBus(settings.redis_url, settings.redis_channel)
         app.state.staff_hub = StaffHub(settings, app.state.bus)
         # Fails here too when domain.yml lacks the crisis answers the gateway must be able to give.
         safety = SafetyNet(settings, app.state.rasa, app.state.staff_hub)

@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 
 Event = Dict[str, Any]
 Handler = Callable[[Event], Awaitable[None]]
-CHANNEL = "engage:gateway-events"
 
 
 class EventBusUnavailable(RuntimeError):
@@ -25,7 +24,9 @@ class EventBusUnavailable(RuntimeError):
 
 
 class EventBus:
-    def __init__(self, redis_url: Optional[str] = None, channel: str = CHANNEL) -> None:
+    def __init__(self, redis_url: Optional[str] = None, channel: Optional[str] = None) -> None:
+        if redis_url and not channel:
+            raise ValueError("an event bus on Redis needs its channel (REDIS_CHANNEL)")
         self._redis_url = redis_url
         self._channel = channel
         self._handlers: List[Handler] = []

@@ -76,6 +76,7 @@ class SwitchHold:
         self._poll_seconds = poll_seconds
         self._deadlines: Dict[str, float] = {}
         self._ended: Deque[str] = deque(maxlen=ENDED_REMEMBERED)
+        self._timed_out: Deque[str] = deque(maxlen=ENDED_REMEMBERED)
         self._ended_at: Optional[float] = None
         self._released = asyncio.Event()
         self._messages = 0
@@ -83,7 +84,16 @@ class SwitchHold:
 
     def held(self) -> bool:
         now = self._clock()
+        self._warn_of_timed_out(now)
         return any(deadline > now for deadline in self._deadlines.values())
+
+    def _warn_of_timed_out(self, now: float) -> None:
+        """A hold its switch never released means that switch failed, or its gateway died: say so once."""
+        for switch_id, deadline in self._deadlines.items():
+            if deadline <= now and switch_id not in self._timed_out:
+                self._timed_out.append(switch_id)
+                logger.warning("model switch %s was not released within %.0f s (MODEL_SWITCH_SECONDS): visitor "
+                               "messages go to Rasa again; check the gateway that ran it", switch_id, self.seconds)
 
     def active_within(self, seconds: float) -> bool:
         """Held now, or a hold ended less than `seconds` ago."""
@@ -140,6 +150,11 @@ class SwitchHold:
             self.begin(event["switch_id"])
         elif event.get("state") == "release":
             self.end(event["switch_id"])
+
+
+def hold_event(state: str, switch_id: str) -> Event:
+    """A switch's announcement to every gateway: state "hold" or "release"."""
+    return {"kind": HOLD_EVENT, "state": state, "switch_id": switch_id}
 
 
 def gate_passed(evaluation: Optional[Dict[str, Any]]) -> bool:
@@ -350,7 +365,7 @@ class ModelSwitch:
         else:
             report = self._hold.end(switch_id)
         try:
-            await self._bus.publish({"kind": HOLD_EVENT, "state": state, "switch_id": switch_id})
+            await self._bus.publish(hold_event(state, switch_id))
         except Exception:
             # The other gateways then hold until their own timer ends it, or never hear of the switch.
             logger.exception("could not announce the model switch's %s to the other gateways", state)

@@ -6,6 +6,7 @@ import asyncio
 import html
 import json
 import time
+import uuid
 
 import pytest
 import requests
@@ -126,7 +127,8 @@ def test_a_staff_reply_reaches_a_visitor_on_another_gateway(stack, redis_url):
     from bot.gateway.app import create_app
 
     add_staff(stack.settings, email="two@example.org", name="Tomas")
-    settings = stack.settings.copy(update={"redis_url": redis_url})
+    settings = stack.settings.copy(update={"redis_url": redis_url,
+                                           "redis_channel": f"engage-test:{uuid.uuid4().hex}"})
     try:
         with TestClient(create_app(settings)) as visitor_gateway, TestClient(create_app(settings)) as staff_gateway:
             sign_in(staff_gateway, email="two@example.org")

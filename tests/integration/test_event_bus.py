@@ -54,7 +54,12 @@ def test_an_event_published_on_one_gateway_reaches_another_through_redis(redis_u
 
 def test_an_unreachable_redis_stops_start_up_with_a_clear_error():
     async def scenario():
-        await EventBus("redis://127.0.0.1:1/0").start()
+        await EventBus("redis://127.0.0.1:1/0", "engage-test:unreachable").start()
 
     with pytest.raises(EventBusUnavailable, match="REDIS_URL is set but Redis is not reachable"):
         asyncio.run(scenario())
+
+
+def test_an_event_bus_on_redis_without_a_channel_is_refused():
+    with pytest.raises(ValueError, match="REDIS_CHANNEL"):
+        EventBus("redis://127.0.0.1:6379/0", "")

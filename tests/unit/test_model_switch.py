@@ -66,6 +66,22 @@ def test_the_hold_ends_by_itself_past_its_timer():
     assert not hold.active_within(1.0)
 
 
+def test_a_hold_that_times_out_is_logged_once_and_a_released_one_not_at_all(caplog):
+    clock = FakeClock()
+    hold = SwitchHold(60, clock=clock)
+    hold.begin("switch-released")
+    hold.end("switch-released")
+    hold.begin("switch-of-a-dead-gateway")
+    clock.advance(59)
+    assert hold.held()
+    assert caplog.records == []
+    clock.advance(2)
+    assert not hold.held() and not hold.held()
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "switch-of-a-dead-gateway" in warnings[0].getMessage()
+    assert "MODEL_SWITCH_SECONDS" in warnings[0].getMessage()
+
+
 def test_a_held_message_waits_until_the_timer_runs_out_when_no_release_comes():
     clock = FakeClock()
     hold = SwitchHold(60, clock=clock, poll_seconds=0.01)
