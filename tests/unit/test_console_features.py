@@ -121,6 +121,21 @@ def test_a_note_is_stored_for_staff_and_audited_without_its_text(console, settin
         assert "evening" not in entry.detail
 
 
+def test_a_reply_that_cannot_reach_the_transcript_is_not_sent_and_the_log_says_so(console, settings):
+    """No rasa server runs here, so saving the reply to the tracker fails, as when Rasa is down."""
+    with session_scope(settings.app_db_url) as session:
+        handoff_id = handoffs.open_handoff(session, "conv-reply", "request_human", "normal", None).id
+    assert post(console, f"/console/handoffs/{handoff_id}/claim").status_code == 303
+    response = post(console, f"/console/handoffs/{handoff_id}/reply", text="Hi, this is Ana.")
+    assert response.status_code == 503 and "could not be saved to the transcript" in html.unescape(response.text)
+    actions = audit_actions(settings)
+    assert actions[actions.index("console.reply"):] == ["console.reply", "console.reply_failed"]
+    with session_scope(settings.app_db_url) as session:
+        failed = session.execute(select(AuditEntry).where(AuditEntry.action == "console.reply_failed")).scalar_one()
+        assert (failed.conversation_id, failed.detail) == ("conv-reply", f"handoff {handoff_id}")
+        assert "Ana." not in failed.detail
+
+
 def test_away_staff_are_not_waited_for(console, settings):
     hours = StaffHours.from_settings(settings)
     with session_scope(settings.app_db_url) as session:

@@ -4,6 +4,7 @@ internal notes, canned replies, and claim / reply / resolve."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from bot.gateway.rasa_client import RasaUnavailable
 from bot.gateway.visitor.transcript import history as transcript_history
 from bot.settings import Settings
 from bot.store import CallbackRequest, CannedReply, Handoff, Note, StaffMember, audit, handoffs, session_scope, utcnow
+
+logger = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 4000
 
@@ -122,7 +125,11 @@ async def reply(request: Request, staff: Staff) -> Response:
                         back=f"/console/handoffs/{handoff_id}")
     try:
         await request.app.state.rasa.record_staff_message(conversation_id, text, staff["name"])
-    except RasaUnavailable:
+    except RasaUnavailable as exc:
+        # The reply was audited before the attempt; the log must also say it never went out.
+        logger.warning("conversation %s: staff reply not saved to the transcript, not sent: %s", conversation_id, exc)
+        await asyncio.to_thread(audit.record_alone, settings.app_db_url, staff["staff_id"], "console.reply_failed",
+                                conversation_id=conversation_id, detail=f"handoff {handoff_id}")
         return _problem(request, staff, "Not sent", "The message could not be saved to the transcript, so it was "
                         "not sent. Try again in a minute.", 503, back=f"/console/handoffs/{handoff_id}")
     await request.app.state.hub.say(conversation_id, text, staff_name=staff["name"])
