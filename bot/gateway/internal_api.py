@@ -88,6 +88,7 @@ def _open_if_worth_waiting(settings: Settings, body: Dict[str, Any]) -> Optional
     with session_scope(settings.app_db_url) as session:
         available = handoffs.staff_available(session, utcnow(), StaffHours.from_settings(settings))
         if not available and body["priority"] != "urgent":
+            handoffs.record_unstaffed_request(session, body["conversation_id"], body["reason"])
             return None
         handoff = handoffs.open_handoff(
             session, body["conversation_id"], body["reason"], body["priority"], body.get("last_intent")

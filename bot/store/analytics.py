@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from bot.domain.safety.patterns_file import INTENTS as CRISIS_INTENTS
 from bot.store.db import session_scope
-from bot.store.models import CallbackRequest, Handoff, HandoffTransition, MessageRating
+from bot.store.handoffs import UNSTAFFED_REQUEST
+from bot.store.models import AuditEntry, CallbackRequest, Handoff, HandoffTransition, MessageRating
 from bot.store.rasa_events import EVENTS, UNANSWERED_INTENTS, tracker_store
 
 # Rasa fills the events' intent_name from a message's final parse, after the fallback classifier and
@@ -38,7 +39,7 @@ ID_CHUNK = 500
 # The measures, in the order the page and the CSV show them.
 MEASURES = (
     "conversations", "visitor_messages", "unanswered_messages", "unanswered_rate", "crisis_messages",
-    "handoffs_requested", "handoffs_waited", "handoffs_taken", "handoffs_expired",
+    "handoffs_requested", "handoffs_unstaffed", "handoffs_waited", "handoffs_taken", "handoffs_expired",
     "first_replies", "first_reply_median_seconds", "first_reply_p90_seconds",
     "callbacks_requested", "callbacks_closed", "thumbs_up", "thumbs_down",
 )
@@ -243,6 +244,8 @@ def _app_figures(session: Session, spans: Sequence[Period]) -> Dict[str, List[in
 
     return {
         "handoffs_requested": _grouped(session.execute, Handoff.created_at, spans, _as_is),
+        "handoffs_unstaffed": _grouped(session.execute, AuditEntry.at, spans, _as_is,
+                                       AuditEntry.action == UNSTAFFED_REQUEST),
         "handoffs_taken": moved("active"),
         "handoffs_expired": moved("expired"),
         "callbacks_requested": _grouped(session.execute, CallbackRequest.created_at, spans, _as_is),

@@ -37,6 +37,8 @@ from bot.store.models import (
 
 # Each dialect's INSERT ... ON CONFLICT DO NOTHING; the settings allow only these two databases.
 INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# The audit action of a request for a person that found nobody (the reports count these).
+UNSTAFFED_REQUEST = "handoff.unstaffed"
 
 
 def open_handoff(session: Session, conversation_id: str, reason: str, priority: str,
@@ -63,6 +65,14 @@ def open_handoff(session: Session, conversation_id: str, reason: str, priority: 
     if inserted:
         _record(session, handoff, None, None, now, "handoff.open", f"reason={reason} priority={priority}")
     return handoff
+
+
+def record_unstaffed_request(session: Session, conversation_id: str, reason: str, *,
+                             now: Optional[datetime] = None) -> None:
+    """A visitor wanted a person while nobody could come: no handoff opens (they get the clinic's
+    contact details), but the unmet request is kept, for the reports."""
+    session.add(AuditEntry(staff_id=None, action=UNSTAFFED_REQUEST, conversation_id=conversation_id,
+                           detail=f"reason={reason}"[:255], at=now or utcnow()))
 
 
 def raise_to_urgent(session: Session, conversation_id: str, reason: str, last_intent: Optional[str], *,

@@ -19,7 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_plugins.tracker_store import RecentEventsSQLTrackerStore
 from bot.store import CallbackRequest, MessageRating, session_scope
-from bot.store.handoffs import claim, expire_waiting, open_handoff, resolve
+from bot.store.handoffs import claim, expire_waiting, open_handoff, record_unstaffed_request, resolve
 from tests.support.app_db import add_staff
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -108,7 +108,7 @@ class Known:
 
 def seed_known_fortnight(app_db_url: str, tracker_db_url: str, first: date) -> Known:
     """Two weeks from `first` (a Monday): three conversations, two handoffs (one taken, one expired),
-    callbacks and ratings. Times are Chicago wall-clock times."""
+    two requests for a person that found nobody, callbacks and ratings. Times are Chicago wall-clock times."""
     day1, day2, day9 = first, first + timedelta(days=1), first + timedelta(days=8)
     # Day 1: a visitor asks two questions, one unanswerable, then asks for a person at 10:00.
     opened_at = local(day1, 10)
@@ -133,28 +133,32 @@ def seed_known_fortnight(app_db_url: str, tracker_db_url: str, first: date) -> K
         resolve(session, handoff.id, staff_id, now=local(day1, 10, 30))
         open_handoff(session, "known-b", "crisis_self_harm", "urgent", "crisis_self_harm", now=late)
         expire_waiting(session, timedelta(minutes=10), now=late + timedelta(minutes=15))
+        # Asked for a person when nobody was there: at 23:50 Chicago (the next day in UTC), and on day 9.
+        record_unstaffed_request(session, "known-b", "visitor asked for a person", now=late + timedelta(minutes=20))
+        record_unstaffed_request(session, "known-c", "visitor asked for a person", now=local(day9, 14, 5))
         add_callback(session, local(day2, 8), closed_at=local(day9, 9), staff_id=staff_id)
         add_callback(session, local(day9, 11))
         add_rating(session, local(day1, 9, 51), "up", "m1")
         add_rating(session, local(day9, 14, 2), "down", "m2")
         add_rating(session, local(day9, 14, 3), "up", "m3")
     zero = {"conversations": 0, "visitor_messages": 0, "unanswered_messages": 0, "unanswered_rate": None,
-            "crisis_messages": 0, "handoffs_requested": 0, "handoffs_waited": 0, "handoffs_taken": 0,
-            "handoffs_expired": 0, "first_replies": 0, "first_reply_median_seconds": None,
+            "crisis_messages": 0, "handoffs_requested": 0, "handoffs_unstaffed": 0, "handoffs_waited": 0,
+            "handoffs_taken": 0, "handoffs_expired": 0, "first_replies": 0, "first_reply_median_seconds": None,
             "first_reply_p90_seconds": None, "callbacks_requested": 0, "callbacks_closed": 0,
             "thumbs_up": 0, "thumbs_down": 0}
     by_day = {
         day1: {**zero, "conversations": 2, "visitor_messages": 4, "unanswered_messages": 1, "unanswered_rate": 0.25,
-               "crisis_messages": 1, "handoffs_requested": 2, "handoffs_waited": 1, "handoffs_taken": 1,
-               "handoffs_expired": 1, "first_replies": 1, "first_reply_median_seconds": 300.0,
+               "crisis_messages": 1, "handoffs_requested": 2, "handoffs_unstaffed": 1, "handoffs_waited": 1,
+               "handoffs_taken": 1, "handoffs_expired": 1, "first_replies": 1, "first_reply_median_seconds": 300.0,
                "first_reply_p90_seconds": 300.0, "thumbs_up": 1},
         day2: {**zero, "callbacks_requested": 1},
         day9: {**zero, "conversations": 1, "visitor_messages": 2, "unanswered_messages": 1, "unanswered_rate": 0.5,
-               "callbacks_requested": 1, "callbacks_closed": 1, "thumbs_up": 1, "thumbs_down": 1},
+               "handoffs_unstaffed": 1, "callbacks_requested": 1, "callbacks_closed": 1, "thumbs_up": 1,
+               "thumbs_down": 1},
     }
     total = {**zero, "conversations": 3, "visitor_messages": 6, "unanswered_messages": 2, "unanswered_rate": 2 / 6,
-             "crisis_messages": 1, "handoffs_requested": 2, "handoffs_waited": 1, "handoffs_taken": 1,
-             "handoffs_expired": 1, "first_replies": 1, "first_reply_median_seconds": 300.0,
+             "crisis_messages": 1, "handoffs_requested": 2, "handoffs_unstaffed": 2, "handoffs_waited": 1,
+             "handoffs_taken": 1, "handoffs_expired": 1, "first_replies": 1, "first_reply_median_seconds": 300.0,
              "first_reply_p90_seconds": 300.0, "callbacks_requested": 2, "callbacks_closed": 1,
              "thumbs_up": 2, "thumbs_down": 1}
     top = [("ask_iop", 2), ("crisis_self_harm", 1), ("nlu_fallback", 1), ("out_of_scope", 1), ("request_human", 1)]

@@ -63,11 +63,11 @@ def test_weeks_run_monday_to_sunday_and_stop_at_the_range_ends(urls):
     assert [(period.first, period.last) for period in found.periods] == [
         (date(2026, 3, 3), date(2026, 3, 8)), (date(2026, 3, 9), date(2026, 3, 10))]
     first_week, second_week = found.rows
-    # Monday's messages (the 23:30 crisis too) are outside; Tuesday's callback is in.
+    # Monday's messages (the 23:30 crisis and the 23:50 request too) are outside; Tuesday's callback is in.
     assert first_week == {**zeros(), "callbacks_requested": 1}
     assert second_week == {**zeros(), "conversations": 1, "visitor_messages": 2, "unanswered_messages": 1,
-                           "unanswered_rate": 0.5, "callbacks_requested": 1, "callbacks_closed": 1,
-                           "thumbs_up": 1, "thumbs_down": 1}
+                           "unanswered_rate": 0.5, "handoffs_unstaffed": 1, "callbacks_requested": 1,
+                           "callbacks_closed": 1, "thumbs_up": 1, "thumbs_down": 1}
     whole = report(urls, MONDAY, MONDAY + timedelta(days=13), "week")
     assert [row["visitor_messages"] for row in whole.rows] == [4, 2]
     assert [row["conversations"] for row in whole.rows] == [2, 1] and whole.total["conversations"] == 3

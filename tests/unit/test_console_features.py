@@ -149,6 +149,22 @@ def test_away_staff_are_not_waited_for(console, settings):
         assert handoffs.staff_available(session, utcnow(), hours)
 
 
+def test_a_request_that_finds_nobody_opens_no_handoff_but_is_recorded_for_the_reports(console, settings):
+    post(console, "/console/presence", presence="away")
+    request = {"conversation_id": "conv-nobody", "reason": "visitor asked for a person", "priority": "normal",
+               "last_intent": "request_human"}
+    response = console.post(internal(console, "/internal/handoffs"), headers=INTERNAL, json=request)
+    assert response.json() == {"status": "unavailable"}
+    urgent = console.post(internal(console, "/internal/handoffs"), headers=INTERNAL,
+                          json={**request, "conversation_id": "conv-urgent", "priority": "urgent"})
+    assert urgent.json()["status"] == "unavailable" and urgent.json()["handoff_id"]
+    with session_scope(settings.app_db_url) as session:
+        assert [h.conversation_id for h in session.execute(select(Handoff)).scalars()] == ["conv-urgent"]
+        unstaffed = session.execute(select(AuditEntry).where(AuditEntry.action == handoffs.UNSTAFFED_REQUEST))
+        assert [(e.conversation_id, e.detail, e.staff_id) for e in unstaffed.scalars()] == [
+            ("conv-nobody", "reason=visitor asked for a person", None)]
+
+
 def test_long_waits_are_highlighted_and_the_last_visitor_message_shown(console, settings):
     with session_scope(settings.app_db_url) as session:
         old = handoffs.open_handoff(session, "conv-old", "request_human", "normal", None,

@@ -82,8 +82,8 @@ def test_the_page_shows_each_days_figures_and_the_whole_range(console, settings,
     assert len(rows) == 15
     assert rows["2026-03-02"] == {
         "conversations": "2", "visitor_messages": "4", "unanswered_messages": "1", "unanswered_rate": "25.0%",
-        "crisis_messages": "1", "handoffs_requested": "2", "handoffs_waited": "1", "handoffs_taken": "1",
-        "handoffs_expired": "1", "first_replies": "1", "first_reply_median_seconds": "5.0 min",
+        "crisis_messages": "1", "handoffs_requested": "2", "handoffs_unstaffed": "1", "handoffs_waited": "1",
+        "handoffs_taken": "1", "handoffs_expired": "1", "first_replies": "1", "first_reply_median_seconds": "5.0 min",
         "first_reply_p90_seconds": "5.0 min", "callbacks_requested": "0", "callbacks_closed": "0",
         "thumbs_up": "1", "thumbs_down": "0"}
     assert rows["2026-03-04"]["visitor_messages"] == "0" and rows["2026-03-04"]["unanswered_rate"] == "–"
@@ -92,6 +92,7 @@ def test_the_page_shows_each_days_figures_and_the_whole_range(console, settings,
     assert list(rows["2026-03-02"]) == list(MEASURES)
     # One header per measure, and the time zone is said.
     assert response.text.count('<th scope="col">') >= len(MEASURES) + 1
+    assert "<th scope=\"col\">Asked, nobody available</th>" in response.text
     assert "America/Chicago" in response.text
     assert audit_details(settings, "reports.view") == ["2026-03-02 to 2026-03-15 by day"]
 
@@ -162,7 +163,8 @@ def test_the_csv_has_one_row_per_period_and_one_column_per_measure(console, sett
     monday = dict(zip(header, rows[0], strict=True))
     assert monday == {"period_start": "2026-03-02", "period_end": "2026-03-02", "conversations": "2",
                       "visitor_messages": "4", "unanswered_messages": "1", "unanswered_rate": "0.25",
-                      "crisis_messages": "1", "handoffs_requested": "2", "handoffs_waited": "1",
+                      "crisis_messages": "1", "handoffs_requested": "2", "handoffs_unstaffed": "1",
+                      "handoffs_waited": "1",
                       "handoffs_taken": "1", "handoffs_expired": "1", "first_replies": "1",
                       "first_reply_median_seconds": "300.0", "first_reply_p90_seconds": "300.0",
                       "callbacks_requested": "0", "callbacks_closed": "0", "thumbs_up": "1", "thumbs_down": "0"}

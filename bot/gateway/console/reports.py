@@ -147,8 +147,11 @@ def _charts(report: Report) -> List[Markup]:
         charts.line_chart("chart-first-reply", f"Minutes to the first staff reply {per}", labels,
                           [charts.Series("Median", minutes[0]), charts.Series("90th percentile", minutes[1])],
                           value_text=_chart_text(lambda value: f"{value:.1f} min"), whole=False),
-        charts.line_chart("chart-callbacks", f"Callbacks {per}", labels,
-                          series(("callbacks_requested", "Requested"), ("callbacks_closed", "Closed"))),
+        # Side by side: a visitor who finds nobody is offered a callback.
+        charts.line_chart("chart-callbacks", f"Asked for a person when nobody was available, and callbacks {per}",
+                          labels, series(("handoffs_unstaffed", "Asked, nobody available"),
+                                         ("callbacks_requested", "Callbacks requested"),
+                                         ("callbacks_closed", "Callbacks closed"))),
         charts.line_chart("chart-ratings", f"Ratings {per}", labels,
                           series(("thumbs_up", "Thumbs up"), ("thumbs_down", "Thumbs down"))),
         charts.ranking_chart("chart-intents", "Top questions over the range, by intent", intents,
