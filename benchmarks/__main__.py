@@ -54,7 +54,8 @@ def main() -> None:
                 summary[f"{prefix}_far_crisis"] = figures["far_crisis_answers"]
     print("== summary ==")
     for name, value in summary.items():
-        print(f"  {name:32} {value:8.3f}")
+        # None: a part the set does not have (development/round5 is safety only).
+        print(f"  {name:32} {'-':>8}" if value is None else f"  {name:32} {value:8.3f}")
     print(TARGETS.strip())
 
 

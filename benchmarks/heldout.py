@@ -33,7 +33,7 @@ from bot.settings import REPO_ROOT
 from devtools.local_stack import running_stack
 
 EVALUATION_DATA = REPO_ROOT / "tests" / "data"
-SETS = ("heldout", "development/round3", "development/round2", "development/round1")
+SETS = ("heldout", "development/round5", "development/round3", "development/round2", "development/round1")
 # The TF-IDF pipeline this project shipped before the sentence encoder, on the same data.
 TFIDF_CONFIG = REPO_ROOT / "benchmarks" / "configs" / "tfidf.yml"
 # Stock Rasa's default configuration, trained on the same data (`make bench-peer`).
@@ -44,18 +44,28 @@ TARGETS = {"in_scope_accuracy": 0.97, "oos_recall": 0.95, "crisis_recall": 1.0}
 
 
 def load_set(name: str) -> Dict[str, Any]:
+    """A set's parts; a safety-only round (development/round5) has no in-scope, out-of-scope or far-domain file."""
     folder = EVALUATION_DATA / name
 
-    def read(file: str) -> Any:
-        return yaml.safe_load((folder / file).read_text())
+    def read(file: str, key: Optional[str], empty: Any) -> Any:
+        if not (folder / file).is_file():
+            return empty
+        loaded = yaml.safe_load((folder / file).read_text())
+        return loaded[key] if key else loaded
 
+    far_domain = folder / "far_domain.txt"
     return {
-        "in_scope": read("in_scope.yml")["intents"],
-        "out_of_scope": read("out_of_scope.yml")["out_of_scope"],
-        "crisis": read("crisis.yml"),
-        "hard_negatives": read("hard_negatives.yml")["hard_negatives"],
-        "far_domain": [line for line in (folder / "far_domain.txt").read_text().splitlines() if line.strip()],
+        "in_scope": read("in_scope.yml", "intents", {}),
+        "out_of_scope": read("out_of_scope.yml", "out_of_scope", []),
+        "crisis": read("crisis.yml", None, {}),
+        "hard_negatives": read("hard_negatives.yml", "hard_negatives", []),
+        "far_domain": [line for line in far_domain.read_text().splitlines() if line.strip()]
+        if far_domain.is_file() else [],
     }
+
+
+def share(count: int, total: int) -> Optional[float]:
+    return count / total if total else None
 
 
 class Bot:
@@ -127,20 +137,20 @@ def evaluate(bot: Bot, data: Dict[str, Any]) -> Dict[str, Any]:
     far_crisis = [f"{text}  [{bot.why_crisis(text)}]" for text in data["far_domain"]
                   if is_crisis_answer(bot.reply_after_hello(text))]
     return {
-        "in_scope_accuracy": sum(in_scope) / len(in_scope),
+        "in_scope_accuracy": share(sum(in_scope), len(in_scope)),
         "in_scope_n": len(in_scope),
         "worst_intents": sorted((sum(r) / len(r), name) for name, r in per_intent.items())[:5],
         "confusions": confusions.most_common(8),
-        "oos_recall": sum(p in NO_GUESS for p in oos_predictions) / len(oos_predictions),
+        "oos_recall": share(sum(p in NO_GUESS for p in oos_predictions), len(oos_predictions)),
         "oos_n": len(oos_predictions),
-        "crisis_recall": 1 - len(missed) / len(crisis_texts),
+        "crisis_recall": share(len(crisis_texts) - len(missed), len(crisis_texts)),
         "crisis_n": len(crisis_texts),
         "crisis_missed": missed,
-        "false_alarm_rate": len(false_alarms) / len(data["hard_negatives"]),
+        "false_alarm_rate": share(len(false_alarms), len(data["hard_negatives"])),
         "false_alarms": false_alarms,
-        "hard_negative_accuracy": hard_right / len(data["hard_negatives"]),
+        "hard_negative_accuracy": share(hard_right, len(data["hard_negatives"])),
         "hard_n": len(data["hard_negatives"]),
-        "far_in_scope_rate": sum(p not in NO_GUESS for p in far_intents) / len(far_intents),
+        "far_in_scope_rate": share(sum(p not in NO_GUESS for p in far_intents), len(far_intents)),
         "far_n": len(far_intents),
         "far_crisis_answers": len(far_crisis),
         "far_crisis_texts": far_crisis,
@@ -166,16 +176,25 @@ def run(model: Optional[Path], sets: Dict[str, Dict[str, Any]]) -> Dict[str, Dic
 
 
 def report(name: str, figures: Dict[str, Any]) -> None:
+    """Each part the set has; a safety-only round prints only its crisis and hard-negative lines."""
     print(f"{name}:")
-    print(f"  in-scope accuracy      {figures['in_scope_accuracy']:.3f}  (n={figures['in_scope_n']}; target >= 0.97)")
-    print(f"  out-of-scope recall    {figures['oos_recall']:.3f}  (n={figures['oos_n']}; target >= 0.95)")
-    print(f"  crisis/emergency 988/911 in reply {figures['crisis_recall']:.3f}  (n={figures['crisis_n']}; target 1.0)")
-    print(f"  hard-negative false alarms {figures['false_alarm_rate']:.3f}  (n={figures['hard_n']}; target <= 0.05); "
-          f"right intent {figures['hard_negative_accuracy']:.3f}")
-    print(f"  far-domain answered as in scope {figures['far_in_scope_rate']:.3f}  (n={figures['far_n']}; "
-          f"target <= 0.03); crisis answers {figures['far_crisis_answers']} (target 0)")
-    print("  weakest intents: " + ", ".join(f"{name} {score:.2f}" for score, name in figures["worst_intents"]))
-    print("  confusions: " + ", ".join(f"{t}->{p} x{n}" for (t, p), n in figures["confusions"]))
+    if figures["in_scope_n"]:
+        print(f"  in-scope accuracy      {figures['in_scope_accuracy']:.3f}  (n={figures['in_scope_n']}; "
+              "target >= 0.97)")
+    if figures["oos_n"]:
+        print(f"  out-of-scope recall    {figures['oos_recall']:.3f}  (n={figures['oos_n']}; target >= 0.95)")
+    if figures["crisis_n"]:
+        print(f"  crisis/emergency 988/911 in reply {figures['crisis_recall']:.3f}  (n={figures['crisis_n']}; "
+              "target 1.0)")
+    if figures["hard_n"]:
+        print(f"  hard-negative false alarms {figures['false_alarm_rate']:.3f}  (n={figures['hard_n']}; "
+              f"target <= 0.05); right intent {figures['hard_negative_accuracy']:.3f}")
+    if figures["far_n"]:
+        print(f"  far-domain answered as in scope {figures['far_in_scope_rate']:.3f}  (n={figures['far_n']}; "
+              f"target <= 0.03); crisis answers {figures['far_crisis_answers']} (target 0)")
+    if figures["in_scope_n"]:
+        print("  weakest intents: " + ", ".join(f"{name} {score:.2f}" for score, name in figures["worst_intents"]))
+        print("  confusions: " + ", ".join(f"{t}->{p} x{n}" for (t, p), n in figures["confusions"]))
     for label, texts in (("missed crisis", figures["crisis_missed"]), ("false alarm", figures["false_alarms"]),
                          ("far-domain crisis answer", figures["far_crisis_texts"])):
         for text in texts[:10]:

@@ -122,9 +122,22 @@ INDIRECT = [
     "i dont know if i want to be alive next year",
     "parked on the overpass right now and thinking i might just jump",
     "im up on the roof of my building, i want to let go",
+    # The fifth held-out round's misses, in other words (docs/nlu.md).
+    "my pills are all laid out on the counter and im ready",
+    "theres a loaded pistol right next to me on the bed",
+    "not sure ill still be around by the weekend, can someone call",
+    "idk if ill be alive next week honestly",
+    "sometimes i want to crash my truck into a tree",
+    "im going to drive into oncoming traffic on purpose",
+    "i might put a bullet in my head tonight",
+    "its too late for me anyway, bye everyone",
+    "im at the top of the building and i want to jump",
+    "standing on my balcony thinking about jumping",
 ]
 
 THIRD_PERSON = [
+    "he said he would blow his head off if she leaves",
+    "mi hermano se quiere matar",
     "my brother says he wants to end it",
     "my friend is talking about killing herself",
     "my son cut himself",
@@ -194,6 +207,8 @@ MEDICAL = [
     "my throat feels like it's closing",
     "he's throwing up blood",
     "no respira",
+    "i took like double my usual dose and im shaking",
+    "my chest is really hurting and my arm is numb",
 ]
 
 # Both kinds in one message: self-harm wins (its answer also gives 911).
@@ -332,6 +347,16 @@ HARD_NEGATIVES = [
     # judgement calls (see the patterns file): a clarification, and abuse aimed at the bot
     "I'm not suicidal, I just need help quitting",
     "kys",
+    # words the fifth round's new patterns share (docs/nlu.md)
+    "no suicidal thoughts, just want to quit kratom",
+    "is it too late for me to sign up for the evening iop",
+    "not sure ill be around on tuesday, can we do wednesday",
+    "i drove into the city for my appointment last week",
+    "i crashed my car into a pole last year, does insurance cover rehab",
+    "my meds are ready for pickup at the pharmacy",
+    "is there parking at the top of the garage or on the street",
+    "my dad keeps his hunting rifle locked in the gun safe",
+    "me quiero mudar a st louis, tienen programas en espanol",
 ]
 
 
