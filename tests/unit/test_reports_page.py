@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from bot.gateway.app import create_app
 from bot.gateway.console.render import HEADERS
+from bot.gateway.console.reports import HEADINGS
 from bot.store import AuditEntry, migrate, session_scope, utcnow
 from bot.store.analytics import MEASURES
 from tests.support.console_client import add_staff, audit_actions, console_settings, post, sign_in
@@ -92,6 +93,7 @@ def test_the_page_shows_each_days_figures_and_the_whole_range(console, settings,
     assert list(rows["2026-03-02"]) == list(MEASURES)
     # One header per measure, and the time zone is said.
     assert response.text.count('<th scope="col">') >= len(MEASURES) + 1
+    assert list(HEADINGS) == list(MEASURES)
     assert "<th scope=\"col\">Asked, nobody available</th>" in response.text
     assert "America/Chicago" in response.text
     assert audit_details(settings, "reports.view") == ["2026-03-02 to 2026-03-15 by day"]

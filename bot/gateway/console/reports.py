@@ -109,6 +109,28 @@ FORMATS: Dict[str, Callable[[Optional[float]], str]] = {
 }
 
 
+# The table's column headings, one per measure (docs/console.md "Reports" defines each).
+HEADINGS: Dict[str, str] = {
+    "conversations": "Conversations",
+    "visitor_messages": "Visitor messages",
+    "unanswered_messages": "Unanswered",
+    "unanswered_rate": "Unanswered rate",
+    "crisis_messages": "Crisis messages",
+    "handoffs_requested": "Handoffs requested",
+    "handoffs_unstaffed": "Asked, nobody available",
+    "handoffs_waited": "Waited",
+    "handoffs_taken": "Taken",
+    "handoffs_expired": "Expired",
+    "first_replies": "Handoffs with a staff reply",
+    "first_reply_median_seconds": "First reply, median",
+    "first_reply_p90_seconds": "First reply, 90th percentile",
+    "callbacks_requested": "Callbacks requested",
+    "callbacks_closed": "Callbacks closed",
+    "thumbs_up": "Thumbs up",
+    "thumbs_down": "Thumbs down",
+}
+
+
 def _label(report: Report, index: int) -> str:
     period = report.periods[index]
     if period.first == period.last:
@@ -165,7 +187,7 @@ async def reports_page(request: Request, staff: Staff) -> Response:
     settings: Settings = request.app.state.settings
     form, chosen, errors = read_range(request.query_params, _today(settings))
     context: Dict[str, Any] = {"form": form, "groupings": GROUPINGS, "time_zone": settings.staff_timezone,
-                               "max_days": MAX_DAYS, "measures": MEASURES}
+                               "max_days": MAX_DAYS, "measures": MEASURES, "headings": HEADINGS}
     if chosen is None:
         return render(request, "reports.html", staff, status_code=400, title="Reports", errors=errors, **context)
     report = await asyncio.to_thread(_audited_report, settings, staff["staff_id"], chosen, "reports.view",
